@@ -1,0 +1,142 @@
+//! Error types, one enum per layer.
+//!
+//! Every variant carries the data needed to act on it (which file, which
+//! offset), and its message says what to do.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An operating-system call failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// The operation that failed (`open`, `write`, `fdatasync`, ...).
+        op: &'static str,
+        /// The file or directory it was applied to.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The disk has no room left for a preallocation or a write. Nothing was
+    /// appended; free space and retry, the log stays usable.
+    #[error("no space left on device while {op} {path}; nothing was appended, free space and retry")]
+    NoSpace {
+        /// The operation that ran out of space.
+        op: &'static str,
+        /// The file it was applied to.
+        path: PathBuf,
+    },
+    /// A file's bytes are not what was written: a record or header failed its
+    /// checks. The data is not served.
+    #[error("corrupt data in {file} at offset {offset}: {reason}; run `brook verify` on the data directory")]
+    Corrupt {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the damage in that file.
+        offset: u64,
+        /// What check failed.
+        reason: String,
+    },
+    /// A record's CRC does not match its bytes.
+    #[error("checksum mismatch in {file} at offset {offset}: stored {expected:#010x}, computed {got:#010x}; the record is damaged and is not served")]
+    Checksum {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset of the record in that file.
+        offset: u64,
+        /// The CRC stored in the record.
+        expected: u32,
+        /// The CRC computed over its bytes.
+        got: u32,
+    },
+    /// A file was written by a format version this build does not read.
+    #[error("{file} has format version {found}, this build reads version {supported}; upgrade brook")]
+    Version {
+        /// The file.
+        file: PathBuf,
+        /// The version found in its header.
+        found: u16,
+        /// The version this build writes and reads.
+        supported: u16,
+    },
+    /// Keys must strictly increase within a log.
+    #[error("key {got:#x} is not greater than the log's last key {last:#x}; keys must strictly increase")]
+    KeyOrder {
+        /// The last key in the log (or earlier in the batch).
+        last: u128,
+        /// The key offered.
+        got: u128,
+    },
+    /// A record is larger than the configured maximum.
+    #[error("record of {len} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// The payload size offered.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// An earlier fsync of this log failed, so its durable state is unknown.
+    /// Writes are refused until the log is reopened (which re-validates it).
+    #[error("log {dir} refuses writes: an earlier fsync failed ({cause}); reopen the log")]
+    Poisoned {
+        /// The log's directory.
+        dir: PathBuf,
+        /// The error the fsync returned.
+        cause: String,
+    },
+    /// Another process holds the data directory.
+    #[error("data directory {dir} is locked by another process{holder}; stop it or use another --dir")]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// `" (pid N)"` when the lock file names its holder, otherwise empty.
+        holder: String,
+    },
+    /// A log name that cannot be used as a single path component.
+    #[error("invalid log name {name:?}: use 1-200 bytes of [A-Za-z0-9._-], not `.` or `..`")]
+    BadName {
+        /// The rejected name.
+        name: String,
+    },
+    /// The log was closed while the operation waited.
+    #[error("log {dir} was closed")]
+    Closed {
+        /// The log's directory.
+        dir: PathBuf,
+    },
+}
+
+impl StorageError {
+    /// Wraps an I/O error, turning ENOSPC and EDQUOT into [`StorageError::NoSpace`].
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        let path = path.into();
+        match source.raw_os_error() {
+            Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error() => {
+                StorageError::NoSpace { op, path }
+            }
+            Some(code) if code == rustix::io::Errno::DQUOT.raw_os_error() => {
+                StorageError::NoSpace { op, path }
+            }
+            _ => StorageError::Io { op, path, source },
+        }
+    }
+
+    /// True when the error is a full disk.
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, StorageError::NoSpace { .. })
+    }
+
+    /// True when the error reports damaged data.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Corrupt { .. } | StorageError::Checksum { .. }
+        )
+    }
+}
+
+/// Result of the storage layer.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

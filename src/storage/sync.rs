@@ -1,0 +1,438 @@
+//! Durability tracking and group commit.
+//!
+//! Every append gets a sequence number. A log's [`Durability`] knows the last
+//! sequence written and the last one made durable. Whoever needs a sequence
+//! durable either finds it already covered, waits for the fdatasync in
+//! flight, or becomes the leader that issues the next one. The leader syncs
+//! whatever was written up to the moment it starts, so one fdatasync covers
+//! every appender that arrived before it: concurrent appenders share fsyncs
+//! (group commit).
+//!
+//! Async code awaits a [`Commit`] instead of blocking: its waker is parked
+//! here and the background syncer thread (one per process) leads the round.
+//! The same thread flushes `EverySec` logs once a second, with one `syncfs`
+//! when many logs of one data directory are dirty.
+//!
+//! Invariants:
+//! - `synced <= written`, and `synced` only grows.
+//! - At most one leader per log at a time (`syncing`).
+//! - Segments sealed since the last round are synced before the active one,
+//!   in the same round, so a durable later segment implies durable earlier
+//!   ones.
+//! - After a failed fdatasync, `failed` is set for good: every waiter gets the
+//!   error and the log refuses writes until it is reopened.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::io::{FileRef, Io};
+use crate::config::{FsyncPolicy, EVERYSEC_INTERVAL};
+use crate::error::{Result, StorageError};
+
+/// At least this many dirty logs of one data directory are flushed with one
+/// `syncfs` instead of one fdatasync each.
+const SYNCFS_MIN_LOGS: usize = 16;
+
+#[derive(Default)]
+struct DurState {
+    written: u64,
+    synced: u64,
+    syncing: bool,
+    failed: Option<String>,
+    /// Sealed segments not yet synced, oldest first.
+    pending: Vec<FileRef>,
+    active: Option<FileRef>,
+    wakers: Vec<(u64, Waker)>,
+    /// Registered with the background syncer.
+    queued: bool,
+}
+
+/// Counters a log reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SyncStats {
+    /// fdatasync rounds completed.
+    pub syncs: u64,
+    /// Duration of the last round, in microseconds.
+    pub last_sync_micros: u64,
+}
+
+/// Durability state of one log.
+pub(crate) struct Durability {
+    pub dir: PathBuf,
+    /// The data directory, for `syncfs` batching; `None` for a log opened
+    /// on its own.
+    pub fs_root: Option<PathBuf>,
+    io: Arc<dyn Io>,
+    policy: FsyncPolicy,
+    state: Mutex<DurState>,
+    cv: Condvar,
+    stats: Mutex<SyncStats>,
+}
+
+impl Durability {
+    pub fn new(
+        dir: PathBuf,
+        fs_root: Option<PathBuf>,
+        io: Arc<dyn Io>,
+        policy: FsyncPolicy,
+        written: u64,
+        active: Option<FileRef>,
+    ) -> Arc<Self> {
+        Arc::new(Durability {
+            dir,
+            fs_root,
+            io,
+            policy,
+            state: Mutex::new(DurState {
+                written,
+                synced: written,
+                active,
+                ..DurState::default()
+            }),
+            cv: Condvar::new(),
+            stats: Mutex::new(SyncStats::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, DurState> {
+        // A panic while holding this lock leaves plain counters behind,
+        // which stay consistent; keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn poisoned(&self, cause: &str) -> StorageError {
+        StorageError::Poisoned {
+            dir: self.dir.clone(),
+            cause: cause.to_string(),
+        }
+    }
+
+    /// Refuses writes after a failed fsync.
+    pub fn check_writable(&self) -> Result<()> {
+        match &self.lock().failed {
+            Some(cause) => Err(self.poisoned(cause)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records that sequence `seq` was written (writer only).
+    pub fn note_write(self: &Arc<Self>, seq: u64) {
+        let mut st = self.lock();
+        st.written = seq;
+        if self.policy == FsyncPolicy::EverySec && !st.queued {
+            st.queued = true;
+            drop(st);
+            syncer().mark_dirty(self.clone());
+        }
+    }
+
+    /// Records a roll: `old` is sealed and must be synced before `new`.
+    pub fn note_roll(&self, old: FileRef, new: FileRef) {
+        let mut st = self.lock();
+        st.pending.push(old);
+        st.active = Some(new);
+    }
+
+    /// Records the first segment of a log that had none.
+    pub fn note_roll_first(&self, new: FileRef) {
+        self.lock().active = Some(new);
+    }
+
+    /// The last sequence written and the last made durable.
+    pub fn positions(&self) -> (u64, u64) {
+        let st = self.lock();
+        (st.written, st.synced)
+    }
+
+    /// Counters of completed sync rounds.
+    pub fn stats(&self) -> SyncStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until `target` is durable, leading a round when none is in
+    /// flight.
+    pub fn sync_to(self: &Arc<Self>, target: u64) -> Result<()> {
+        let mut st = self.lock();
+        loop {
+            if let Some(cause) = &st.failed {
+                return Err(self.poisoned(cause));
+            }
+            if st.synced >= target {
+                return Ok(());
+            }
+            if st.syncing {
+                st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            } else {
+                st = self.lead(st);
+            }
+        }
+    }
+
+    /// One round: sync everything written so far. Called with the lock held
+    /// and `syncing` false; returns with the lock held again.
+    fn lead<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, DurState>) -> MutexGuard<'a, DurState> {
+        st.syncing = true;
+        st.queued = false;
+        let goal = st.written;
+        let mut files: Vec<FileRef> = std::mem::take(&mut st.pending);
+        files.extend(st.active.clone());
+        drop(st);
+        let started = Instant::now();
+        let mut outcome = Ok(());
+        for f in &files {
+            if let Err(e) = f.sync_data() {
+                outcome = Err(e.to_string());
+                break;
+            }
+        }
+        self.record_round(started);
+        let st = self.lock();
+        self.finish(st, goal, outcome)
+    }
+
+    fn record_round(&self, started: Instant) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.syncs += 1;
+        s.last_sync_micros = started.elapsed().as_micros() as u64;
+    }
+
+    fn finish<'a>(
+        self: &'a Arc<Self>,
+        mut st: MutexGuard<'a, DurState>,
+        goal: u64,
+        outcome: std::result::Result<(), String>,
+    ) -> MutexGuard<'a, DurState> {
+        st.syncing = false;
+        match outcome {
+            Ok(()) => st.synced = st.synced.max(goal),
+            Err(cause) => st.failed = Some(cause),
+        }
+        let synced = st.synced;
+        let failed = st.failed.is_some();
+        let mut rest = Vec::new();
+        for (target, waker) in std::mem::take(&mut st.wakers) {
+            if failed || target <= synced {
+                waker.wake();
+            } else {
+                rest.push((target, waker));
+            }
+        }
+        let again = !rest.is_empty();
+        st.wakers = rest;
+        self.cv.notify_all();
+        if again {
+            syncer().request(self.clone());
+        }
+        st
+    }
+
+    /// Leads a round if none is in flight and anything is unsynced (the
+    /// background syncer's entry point).
+    fn round_if_needed(self: &Arc<Self>) {
+        let mut st = self.lock();
+        if st.syncing {
+            // The round in flight may not cover the latest writes: look again
+            // at the next tick.
+            st.queued = true;
+            drop(st);
+            syncer().mark_dirty(self.clone());
+            return;
+        }
+        if st.failed.is_some() || st.synced >= st.written {
+            st.queued = false;
+            return;
+        }
+        drop(self.lead(st));
+    }
+
+    /// Starts a round whose sync is done by the caller for many logs at
+    /// once (`syncfs`). Returns the goal, or `None` when nothing is needed.
+    fn begin_external(self: &Arc<Self>) -> Option<u64> {
+        let mut st = self.lock();
+        if st.syncing {
+            drop(st);
+            syncer().mark_dirty(self.clone());
+            return None;
+        }
+        st.queued = false;
+        if st.failed.is_some() || st.synced >= st.written {
+            return None;
+        }
+        st.syncing = true;
+        // syncfs covers the sealed files too.
+        st.pending.clear();
+        Some(st.written)
+    }
+
+    fn end_external(self: &Arc<Self>, goal: u64, outcome: std::result::Result<(), String>) {
+        let st = self.lock();
+        drop(self.finish(st, goal, outcome));
+    }
+
+    fn poll_durable(self: &Arc<Self>, target: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut st = self.lock();
+        if let Some(cause) = &st.failed {
+            return Poll::Ready(Err(self.poisoned(cause)));
+        }
+        if st.synced >= target {
+            return Poll::Ready(Ok(()));
+        }
+        st.wakers.push((target, cx.waker().clone()));
+        let idle = !st.syncing;
+        drop(st);
+        if idle {
+            syncer().request(self.clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// A pending append: durable once awaited (async) or waited on (sync).
+///
+/// The append itself already happened and is visible to readers; the commit
+/// only says when it is durable under the log's policy. Under `EverySec` and
+/// `No` it is ready at once.
+#[must_use = "an append is acknowledged only once its Commit completes"]
+pub struct Commit {
+    pub(crate) dur: Option<Arc<Durability>>,
+    pub(crate) seq: u64,
+}
+
+impl Commit {
+    /// The append's sequence number in its log.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Blocks the calling thread until the append is durable.
+    pub fn wait(self) -> Result<u64> {
+        if let Some(d) = &self.dur {
+            d.sync_to(self.seq)?;
+        }
+        Ok(self.seq)
+    }
+}
+
+impl Future for Commit {
+    type Output = Result<u64>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &self.dur {
+            None => Poll::Ready(Ok(self.seq)),
+            Some(d) => d.poll_durable(self.seq, cx).map(|r| r.map(|()| self.seq)),
+        }
+    }
+}
+
+/// The background syncer: leads rounds for async waiters, and flushes dirty
+/// `EverySec` logs once a second.
+struct Syncer {
+    state: Mutex<SyncerState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct SyncerState {
+    urgent: Vec<Arc<Durability>>,
+    dirty: Vec<Arc<Durability>>,
+}
+
+fn syncer() -> &'static Syncer {
+    static SYNCER: OnceLock<&'static Syncer> = OnceLock::new();
+    SYNCER.get_or_init(|| {
+        let s: &'static Syncer = Box::leak(Box::new(Syncer {
+            state: Mutex::new(SyncerState::default()),
+            cv: Condvar::new(),
+        }));
+        let spawned = std::thread::Builder::new()
+            .name("brook-sync".into())
+            .spawn(move || s.run());
+        if spawned.is_err() {
+            // Without the thread nothing is flushed in the background; waiters
+            // still lead their own rounds through `Commit::wait`.
+            eprintln!("brook: could not start the background sync thread");
+        }
+        s
+    })
+}
+
+impl Syncer {
+    fn lock(&self) -> MutexGuard<'_, SyncerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn request(&self, d: Arc<Durability>) {
+        self.lock().urgent.push(d);
+        self.cv.notify_one();
+    }
+
+    fn mark_dirty(&self, d: Arc<Durability>) {
+        self.lock().dirty.push(d);
+    }
+
+    fn run(&self) {
+        let mut next_tick = Instant::now() + EVERYSEC_INTERVAL;
+        loop {
+            let (urgent, dirty) = {
+                let mut st = self.lock();
+                while st.urgent.is_empty() && Instant::now() < next_tick {
+                    let wait = next_tick.saturating_duration_since(Instant::now());
+                    st = self
+                        .cv
+                        .wait_timeout(st, wait)
+                        .map_or_else(|e| e.into_inner().0, |r| r.0);
+                }
+                let urgent = std::mem::take(&mut st.urgent);
+                let dirty = if Instant::now() >= next_tick {
+                    next_tick = Instant::now() + EVERYSEC_INTERVAL;
+                    std::mem::take(&mut st.dirty)
+                } else {
+                    Vec::new()
+                };
+                (urgent, dirty)
+            };
+            for d in urgent {
+                d.round_if_needed();
+            }
+            flush_dirty(dirty);
+        }
+    }
+}
+
+/// Flushes dirty logs: with one `syncfs` per data directory that has many,
+/// with one round each otherwise.
+fn flush_dirty(dirty: Vec<Arc<Durability>>) {
+    let mut by_root: std::collections::HashMap<PathBuf, Vec<Arc<Durability>>> =
+        std::collections::HashMap::new();
+    for d in dirty {
+        match &d.fs_root {
+            Some(root) => by_root.entry(root.clone()).or_default().push(d),
+            None => d.round_if_needed(),
+        }
+    }
+    for (root, logs) in by_root {
+        if logs.len() < SYNCFS_MIN_LOGS {
+            for d in logs {
+                d.round_if_needed();
+            }
+            continue;
+        }
+        let goals: Vec<(Arc<Durability>, u64)> = logs
+            .into_iter()
+            .filter_map(|d| d.begin_external().map(|g| (d, g)))
+            .collect();
+        let Some((first, _)) = goals.first() else {
+            continue;
+        };
+        let started = Instant::now();
+        let outcome = first.io.sync_fs(&root).map_err(|e| e.to_string());
+        for (d, goal) in &goals {
+            d.record_round(started);
+            d.end_external(*goal, outcome.clone());
+        }
+    }
+}
