@@ -12,6 +12,7 @@ pub mod segment;
 pub mod sim;
 pub mod store;
 pub mod sync;
+pub mod verify;
 
 pub use self::io::{FsIo, Io, IoFile};
 pub use self::log::{Entry, Iter, Log, LogStats, RecoveryReport, RevIter};
