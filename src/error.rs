@@ -22,7 +22,9 @@ pub enum StorageError {
     },
     /// The disk has no room left for a preallocation or a write. Nothing was
     /// appended; free space and retry, the log stays usable.
-    #[error("no space left on device while {op} {path}; nothing was appended, free space and retry")]
+    #[error(
+        "no space left on device while {op} {path}; nothing was appended, free space and retry"
+    )]
     NoSpace {
         /// The operation that ran out of space.
         op: &'static str,
@@ -31,7 +33,9 @@ pub enum StorageError {
     },
     /// A file's bytes are not what was written: a record or header failed its
     /// checks. The data is not served.
-    #[error("corrupt data in {file} at offset {offset}: {reason}; run `brook verify` on the data directory")]
+    #[error(
+        "corrupt data in {file} at offset {offset}: {reason}; run `brook verify` on the data directory"
+    )]
     Corrupt {
         /// The damaged file.
         file: PathBuf,
@@ -41,7 +45,9 @@ pub enum StorageError {
         reason: String,
     },
     /// A record's CRC does not match its bytes.
-    #[error("checksum mismatch in {file} at offset {offset}: stored {expected:#010x}, computed {got:#010x}; the record is damaged and is not served")]
+    #[error(
+        "checksum mismatch in {file} at offset {offset}: stored {expected:#010x}, computed {got:#010x}; the record is damaged and is not served"
+    )]
     Checksum {
         /// The damaged file.
         file: PathBuf,
@@ -53,7 +59,9 @@ pub enum StorageError {
         got: u32,
     },
     /// A file was written by a format version this build does not read.
-    #[error("{file} has format version {found}, this build reads version {supported}; upgrade brook")]
+    #[error(
+        "{file} has format version {found}, this build reads version {supported}; upgrade brook"
+    )]
     Version {
         /// The file.
         file: PathBuf,
@@ -63,7 +71,9 @@ pub enum StorageError {
         supported: u16,
     },
     /// Keys must strictly increase within a log.
-    #[error("key {got:#x} is not greater than the log's last key {last:#x}; keys must strictly increase")]
+    #[error(
+        "key {got:#x} is not greater than the log's last key {last:#x}; keys must strictly increase"
+    )]
     KeyOrder {
         /// The last key in the log (or earlier in the batch).
         last: u128,
@@ -88,7 +98,9 @@ pub enum StorageError {
         cause: String,
     },
     /// Another process holds the data directory.
-    #[error("data directory {dir} is locked by another process{holder}; stop it or use another --dir")]
+    #[error(
+        "data directory {dir} is locked by another process{holder}; stop it or use another --dir"
+    )]
     Locked {
         /// The data directory.
         dir: PathBuf,

@@ -5,13 +5,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brook::storage::store::{LOCK_FILE, LOGS_DIR};
-use brook::storage::verify::{verify_log, VerifyReport};
+use brook::storage::verify::{VerifyReport, verify_log};
 use brook::storage::{FsIo, Store};
 use brook::{LogConfig, StoreConfig};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "brook", version, about = "A persistent, log-structured streams engine")]
+#[command(
+    name = "brook",
+    version,
+    about = "A persistent, log-structured streams engine"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -65,7 +69,10 @@ fn verify(dir: PathBuf) -> ExitCode {
     let _lock = match io.lock(&dir.join(LOCK_FILE)) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("brook verify: cannot lock {}: {e}; is a server running on it?", dir.display());
+            eprintln!(
+                "brook verify: cannot lock {}: {e}; is a server running on it?",
+                dir.display()
+            );
             return ExitCode::from(2);
         }
     };

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brook::storage::{Entry, FsIo, Log};
 use brook::FsyncPolicy;
+use brook::storage::{Entry, FsIo, Log};
 use common::{payload_for, small_cfg};
 
 const CHILD_ENV: &str = "BROOK_KILL_CHILD_DIR";
@@ -41,25 +41,27 @@ fn kill_child_entry() {
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let (log, next, out) = (log.clone(), next.clone(), out.clone());
-            std::thread::spawn(move || loop {
-                let (key, commit) = {
-                    let mut n = next.lock().unwrap();
-                    let key = *n + 1;
-                    let payload = payload_for(key, payload_len(key));
-                    let commit = log
-                        .submit(&[Entry {
-                            kind: 1,
-                            key,
-                            payload: &payload,
-                        }])
-                        .unwrap();
-                    *n = key;
-                    (key, commit)
-                };
-                commit.wait().unwrap();
-                let mut o = out.lock().unwrap();
-                writeln!(o, "ACK {key}").unwrap();
-                o.flush().unwrap();
+            std::thread::spawn(move || {
+                loop {
+                    let (key, commit) = {
+                        let mut n = next.lock().unwrap();
+                        let key = *n + 1;
+                        let payload = payload_for(key, payload_len(key));
+                        let commit = log
+                            .submit(&[Entry {
+                                kind: 1,
+                                key,
+                                payload: &payload,
+                            }])
+                            .unwrap();
+                        *n = key;
+                        (key, commit)
+                    };
+                    commit.wait().unwrap();
+                    let mut o = out.lock().unwrap();
+                    writeln!(o, "ACK {key}").unwrap();
+                    o.flush().unwrap();
+                }
             })
         })
         .collect();
@@ -94,7 +96,12 @@ fn sigkill_loses_no_acknowledged_append() {
     let started = Instant::now();
     for cycle in 0..cycles {
         let mut child = Command::new(&exe)
-            .args(["--exact", "kill_child_entry", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "kill_child_entry",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -124,7 +131,10 @@ fn sigkill_loses_no_acknowledged_append() {
         child.wait().unwrap();
         reader.join().unwrap();
         let acked = acked.lock().unwrap().clone();
-        assert!(!acked.is_empty(), "cycle {cycle}: the child acknowledged nothing");
+        assert!(
+            !acked.is_empty(),
+            "cycle {cycle}: the child acknowledged nothing"
+        );
 
         let log = Log::open(FsIo::shared(), &dir, cfg()).unwrap();
         torn_total += log.recovery().torn_bytes;
@@ -137,9 +147,15 @@ fn sigkill_loses_no_acknowledged_append() {
         }
         let last = expect - 1;
         let top = *acked.iter().max().unwrap();
-        assert!(last >= top, "cycle {cycle}: acknowledged {top} but the log ends at {last}");
+        assert!(
+            last >= top,
+            "cycle {cycle}: acknowledged {top} but the log ends at {last}"
+        );
         // At most the four appends in flight can exceed what was acknowledged.
-        assert!(last <= top + 4, "cycle {cycle}: {last} records but only {top} acknowledged");
+        assert!(
+            last <= top + 4,
+            "cycle {cycle}: {last} records but only {top} acknowledged"
+        );
         total_acked += acked.len() as u64;
         max_acked = top;
     }

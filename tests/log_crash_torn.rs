@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use brook::storage::segment::parse_segment_name;
-use brook::storage::verify::{verify_log, VerifyReport};
+use brook::storage::verify::{VerifyReport, verify_log};
 use brook::storage::{Io, Log};
 use brook::{FsyncPolicy, LogConfig};
-use common::{payload_for, small_cfg, Disk};
+use common::{Disk, payload_for, small_cfg};
 
 fn cfg() -> LogConfig {
     small_cfg(FsyncPolicy::No)
@@ -56,7 +56,8 @@ fn keys(log: &Log) -> Vec<u128> {
 fn build(disk: &Disk, n: u128) -> Vec<(String, Vec<u8>)> {
     let log = Log::open(disk.io(), disk.dir(), cfg()).unwrap();
     for k in 1..=n {
-        log.append(1, k, &payload_for(k, (k as usize * 37) % 180)).unwrap();
+        log.append(1, k, &payload_for(k, (k as usize * 37) % 180))
+            .unwrap();
     }
     drop(log);
     snapshot(disk.io().as_ref(), &disk.dir())
@@ -107,13 +108,25 @@ fn cut_at_every_offset_of_the_last_records() {
                 let log = Log::open(io.clone(), d.dir(), cfg()).unwrap();
                 let complete = ends.iter().filter(|&&e| e <= cut).count() as u128;
                 let want: Vec<u128> = (1..first_key_of_last + complete).collect();
-                assert_eq!(keys(&log), want, "{seg_name} cut at {cut} garbage={garbage}");
-                let valid_end = ends.iter().copied().filter(|&e| e <= cut).max().unwrap_or(64);
+                assert_eq!(
+                    keys(&log),
+                    want,
+                    "{seg_name} cut at {cut} garbage={garbage}"
+                );
+                let valid_end = ends
+                    .iter()
+                    .copied()
+                    .filter(|&e| e <= cut)
+                    .max()
+                    .unwrap_or(64);
                 let torn = log.recovery().torn_bytes;
                 if garbage {
                     assert_eq!(torn as usize, to - valid_end, "cut at {cut}");
                 } else {
-                    assert!(torn as usize <= cut - valid_end, "cut at {cut}: torn {torn}");
+                    assert!(
+                        torn as usize <= cut - valid_end,
+                        "cut at {cut}: torn {torn}"
+                    );
                 }
                 // Appends work afterwards, and the cut-off bytes never come
                 // back as records.
@@ -163,13 +176,21 @@ fn flipped_bytes_in_sealed_segments_are_reported() {
         let at = (rng.next() % bytes.len() as u64) as usize;
         let flip = (rng.next() % 255 + 1) as u8;
         bytes[at] ^= flip;
-        let d = if round % 2 == 0 { Disk::fs() } else { Disk::sim() };
+        let d = if round % 2 == 0 {
+            Disk::fs()
+        } else {
+            Disk::sim()
+        };
         let io: Arc<dyn Io> = d.io();
         restore(io.as_ref(), &d.dir(), &damaged);
 
         let mut report = VerifyReport::default();
         verify_log(io.as_ref(), &d.dir(), 64 << 10, &mut report);
-        assert!(!report.problems.is_empty(), "verify missed a flip at {at} of {}", damaged[victim].0);
+        assert!(
+            !report.problems.is_empty(),
+            "verify missed a flip at {at} of {}",
+            damaged[victim].0
+        );
 
         let log = Log::open(io.clone(), d.dir(), cfg()).unwrap();
         let mut seen = Vec::new();
@@ -198,7 +219,8 @@ fn flipped_bytes_in_sealed_segments_are_reported() {
                 }
             }
         }
-        let e = error.unwrap_or_else(|| panic!("flip at {at} of {} went unnoticed", damaged[victim].0));
+        let e =
+            error.unwrap_or_else(|| panic!("flip at {at} of {} went unnoticed", damaged[victim].0));
         assert!(e.is_corruption(), "{e}");
         let want: Vec<u128> = (1..=seen.len() as u128).collect();
         assert_eq!(seen, want, "records before the damage are served in order");
@@ -219,7 +241,8 @@ fn damaged_or_missing_index_is_rebuilt() {
                 if name.ends_with(".idx") {
                     match mode {
                         0 => continue,
-                        1 => damaged.push((name.clone(), bytes[..bytes.len().min(64 + 24 + 7)].to_vec())),
+                        1 => damaged
+                            .push((name.clone(), bytes[..bytes.len().min(64 + 24 + 7)].to_vec())),
                         _ => {
                             let mut b = bytes.clone();
                             for x in b.iter_mut().skip(80) {
@@ -236,10 +259,22 @@ fn damaged_or_missing_index_is_rebuilt() {
             let log = Log::open(d.io(), d.dir(), cfg()).unwrap();
             assert_eq!(keys(&log), (1..=300).collect::<Vec<_>>(), "index {what}");
             for probe in [1u128, 77, 150, 299, 300] {
-                assert_eq!(log.first_ge(probe).unwrap().unwrap().key, probe, "index {what}");
-                assert_eq!(log.last_le(probe).unwrap().unwrap().key, probe, "index {what}");
+                assert_eq!(
+                    log.first_ge(probe).unwrap().unwrap().key,
+                    probe,
+                    "index {what}"
+                );
+                assert_eq!(
+                    log.last_le(probe).unwrap().unwrap().key,
+                    probe,
+                    "index {what}"
+                );
             }
-            let back: Vec<u128> = log.iter_back_from(300).unwrap().map(|r| r.unwrap().key).collect();
+            let back: Vec<u128> = log
+                .iter_back_from(300)
+                .unwrap()
+                .map(|r| r.unwrap().key)
+                .collect();
             assert_eq!(back, (1..=300).rev().collect::<Vec<_>>());
             drop(log);
             // The rebuilt index files are now whole again.

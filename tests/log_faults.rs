@@ -35,12 +35,19 @@ fn disk_full_fails_cleanly_and_recovers_when_space_returns() {
             }
             assert!(acked < 10_000, "capacity never reached");
         };
-        assert!(matches!(err, StorageError::NoSpace { .. }), "{policy:?}: {err}");
+        assert!(
+            matches!(err, StorageError::NoSpace { .. }),
+            "{policy:?}: {err}"
+        );
         assert!(err.to_string().contains("no space left on device"), "{err}");
         // Reads keep working and hold exactly what was acknowledged.
         assert_eq!(keys(&log), (1..=acked).collect::<Vec<_>>());
         // Still full: a retry fails the same way and appends nothing.
-        assert!(log.append(1, acked + 1, &[7u8; 100]).unwrap_err().is_no_space());
+        assert!(
+            log.append(1, acked + 1, &[7u8; 100])
+                .unwrap_err()
+                .is_no_space()
+        );
         assert_eq!(log.last_key(), Some(acked));
         // Space returns: appends work again on the same open log.
         sim.set_capacity(None);
@@ -87,7 +94,11 @@ fn disk_full_during_roll_and_index_write() {
         assert_eq!(keys(&log), (1..=acked).collect::<Vec<_>>(), "slack {slack}");
         drop(log);
         let log = Log::open(sim.power_cut(), &dir, small_cfg(FsyncPolicy::Always)).unwrap();
-        assert_eq!(keys(&log), (1..=acked).collect::<Vec<_>>(), "slack {slack} after power cut");
+        assert_eq!(
+            keys(&log),
+            (1..=acked).collect::<Vec<_>>(),
+            "slack {slack} after power cut"
+        );
     }
 }
 
@@ -156,7 +167,10 @@ fn concurrent_appenders_share_fsyncs() {
         "{} fdatasyncs for {appends} appends: no group commit",
         stats.sync.syncs
     );
-    eprintln!("group commit: {appends} appends, {} fdatasyncs", stats.sync.syncs);
+    eprintln!(
+        "group commit: {appends} appends, {} fdatasyncs",
+        stats.sync.syncs
+    );
 }
 
 #[test]
@@ -171,14 +185,24 @@ fn async_commit_completes_without_blocking() {
         }
     }
     let tmp = tempfile::tempdir().unwrap();
-    let log = Log::open(FsIo::shared(), tmp.path().join("log"), small_cfg(FsyncPolicy::Always)).unwrap();
+    let log = Log::open(
+        FsIo::shared(),
+        tmp.path().join("log"),
+        small_cfg(FsyncPolicy::Always),
+    )
+    .unwrap();
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut polls_pending = 0;
     for k in 1..=50u128 {
-        let mut commit = std::pin::pin!(log
-            .submit(&[brook::storage::Entry { kind: 1, key: k, payload: b"async" }])
-            .unwrap());
+        let mut commit = std::pin::pin!(
+            log.submit(&[brook::storage::Entry {
+                kind: 1,
+                key: k,
+                payload: b"async"
+            }])
+            .unwrap()
+        );
         loop {
             match commit.as_mut().poll(&mut cx) {
                 Poll::Ready(r) => {

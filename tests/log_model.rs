@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use brook::storage::{Entry, Log};
 use brook::FsyncPolicy;
-use common::{payload_for, small_cfg, Disk};
+use brook::storage::{Entry, Log};
+use common::{Disk, payload_for, small_cfg};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

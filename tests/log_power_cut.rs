@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use brook::FsyncPolicy;
 use brook::storage::sim::SimIo;
 use brook::storage::{Entry, Log};
-use brook::FsyncPolicy;
 use common::{payload_for, small_cfg};
 
 fn payload_len(key: u128) -> usize {
@@ -25,7 +25,11 @@ fn check_prefix(log: &Log) -> u128 {
     for r in log.iter_from(0).unwrap() {
         let r = r.unwrap();
         assert_eq!(r.key, expect, "hole or phantom after power cut");
-        assert_eq!(&r.payload[..], &payload_for(r.key, payload_len(r.key))[..], "torn record");
+        assert_eq!(
+            &r.payload[..],
+            &payload_for(r.key, payload_len(r.key))[..],
+            "torn record"
+        );
         expect += 1;
     }
     expect - 1
@@ -49,7 +53,13 @@ fn cut_during_appends(policy: FsyncPolicy, cut_after: usize, round: u64) -> (u12
                         let mut n = next.lock().unwrap();
                         let key = *n + 1;
                         let p = payload_for(key, payload_len(key));
-                        let c = log.submit(&[Entry { kind: 1, key, payload: &p }]).unwrap();
+                        let c = log
+                            .submit(&[Entry {
+                                kind: 1,
+                                key,
+                                payload: &p,
+                            }])
+                            .unwrap();
                         *n = key;
                         (key, c)
                     };
@@ -81,8 +91,12 @@ fn cut_during_appends(policy: FsyncPolicy, cut_after: usize, round: u64) -> (u12
         );
     }
     // Appends work after recovery, and a second cut keeps them.
-    log.append(1, recovered + 1, &payload_for(recovered + 1, payload_len(recovered + 1)))
-        .unwrap();
+    log.append(
+        1,
+        recovered + 1,
+        &payload_for(recovered + 1, payload_len(recovered + 1)),
+    )
+    .unwrap();
     log.sync().unwrap();
     drop(log);
     let log = Log::open(after.power_cut(), &dir, small_cfg(policy)).unwrap();
@@ -94,11 +108,14 @@ fn cut_during_appends(policy: FsyncPolicy, cut_after: usize, round: u64) -> (u12
 fn power_cut_keeps_every_acknowledged_append_under_always() {
     let mut lost_behind = 0;
     for round in 0..40u64 {
-        let (top, recovered) = cut_during_appends(FsyncPolicy::Always, 50 + (round as usize * 97) % 700, round);
+        let (top, recovered) =
+            cut_during_appends(FsyncPolicy::Always, 50 + (round as usize * 97) % 700, round);
         assert!(recovered >= top);
         lost_behind += recovered - top;
     }
-    eprintln!("always: 40 cuts, 0 acknowledged appends lost ({lost_behind} unacknowledged survived)");
+    eprintln!(
+        "always: 40 cuts, 0 acknowledged appends lost ({lost_behind} unacknowledged survived)"
+    );
 }
 
 #[test]

@@ -18,7 +18,10 @@ fn a_second_store_on_the_same_directory_is_refused() {
     assert!(matches!(err, StorageError::Locked { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("locked by another process"), "{msg}");
-    assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
     drop(a);
     Store::open(FsIo::shared(), tmp.path(), StoreConfig::default()).unwrap();
 }
@@ -57,12 +60,24 @@ fn open_logs_stay_bounded_and_data_persists() {
 #[test]
 fn names_cannot_escape_the_data_directory() {
     let store = Store::open(SimIo::new(), "/data", StoreConfig::default()).unwrap();
-    for bad in ["", ".", "..", "../x", "a/b", "a\0b", "x y", &"n".repeat(201)] {
+    for bad in [
+        "",
+        ".",
+        "..",
+        "../x",
+        "a/b",
+        "a\0b",
+        "x y",
+        &"n".repeat(201),
+    ] {
         let err = match store.log(bad) {
             Ok(_) => panic!("{bad:?} accepted"),
             Err(e) => e,
         };
-        assert!(matches!(err, StorageError::BadName { .. }), "{bad:?}: {err}");
+        assert!(
+            matches!(err, StorageError::BadName { .. }),
+            "{bad:?}: {err}"
+        );
     }
     store.log("ok.name_-1").unwrap();
 }

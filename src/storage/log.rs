@@ -17,12 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::index::{self, IndexEntry, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, SEAL_BIT};
+use bytes::Bytes;
+
+use super::index::{self, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, IndexEntry, SEAL_BIT};
 use super::io::{FileRef, Io};
 use super::record;
 use super::segment::{
-    self, index_file_name, parse_segment_name, segment_file_name, Record, Segment,
-    SegmentParams, SEGMENT_HEADER_BYTES,
+    self, Record, SEGMENT_HEADER_BYTES, Segment, SegmentParams, index_file_name,
+    parse_segment_name, segment_file_name,
 };
 use super::sync::{Commit, Durability, SyncStats};
 use crate::config::{FsyncPolicy, LogConfig};
@@ -122,7 +124,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StorageError + 'a {
+fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StorageError + 'a {
     move |e| StorageError::io(op, path, e)
 }
 
@@ -220,7 +225,13 @@ impl Log {
             });
         }
         for base in bases {
-            sealed.insert(base, Slot { open: None, used: 0 });
+            sealed.insert(
+                base,
+                Slot {
+                    open: None,
+                    used: 0,
+                },
+            );
         }
         report.segments = sealed.len() + usize::from(active_seg.is_some());
         report.elapsed = started.elapsed();
@@ -307,7 +318,10 @@ impl Log {
             }
             if let Some(l) = last {
                 if e.key <= l {
-                    return Err(StorageError::KeyOrder { last: l, got: e.key });
+                    return Err(StorageError::KeyOrder {
+                        last: l,
+                        got: e.key,
+                    });
                 }
             }
             if e.payload.len() > inner.cfg.max_record_bytes {
@@ -431,7 +445,8 @@ impl Log {
                 }
             };
             let at = INDEX_HEADER_BYTES as u64 + a.index_count * INDEX_ENTRY_BYTES as u64;
-            file.write_at(&seal, at).map_err(io_err("write", &idx_path))?;
+            file.write_at(&seal, at)
+                .map_err(io_err("write", &idx_path))?;
             if a.allocated > a.written {
                 a.file
                     .set_len(a.written)
@@ -521,7 +536,7 @@ impl Log {
             if let Some(pos) = seg.seek_ge(key)? {
                 return Ok(Iter {
                     inner,
-                    cur: Some((seg, pos)),
+                    cur: Some(Cursor::new(seg, pos)?),
                 });
             }
             base = inner.next_base(Some(b));
@@ -605,7 +620,11 @@ impl Log {
         let mut doomed = Vec::new();
         for b in bases {
             let path = self.inner.dir.join(segment_file_name(b));
-            let f = self.inner.io.open(&path, false).map_err(io_err("open", &path))?;
+            let f = self
+                .inner
+                .io
+                .open(&path, false)
+                .map_err(io_err("open", &path))?;
             let modified = f.modified().map_err(io_err("stat", &path))?;
             match now.duration_since(modified) {
                 Ok(age) if age > max_age => doomed.push(b),
@@ -781,17 +800,40 @@ impl Inner {
             // Open mappings stay valid after unlink; readers finish undisturbed.
             remove_segment_files(self.io.as_ref(), &self.dir, b)?;
         }
-        self.io.sync_dir(&self.dir).map_err(io_err("fsync", &self.dir))?;
+        self.io
+            .sync_dir(&self.dir)
+            .map_err(io_err("fsync", &self.dir))?;
         Ok(bases.len())
     }
 }
 
-/// Forward iterator over records. Stops at the end of the log as it was when
-/// each segment was reached; records appended later are seen if the
-/// iterator has not yet passed the end.
+/// Forward iterator over records. Records appended while it runs are seen
+/// if it has not yet passed the end.
 pub struct Iter {
     inner: Arc<Inner>,
-    cur: Option<(Arc<Segment>, u64)>,
+    cur: Option<Cursor>,
+}
+
+/// Where a forward iterator stands: a segment, a position in it, and the
+/// view of the segment it reads through (refreshed when it reaches the end of
+/// what the view covers, so new appends are seen).
+struct Cursor {
+    seg: Arc<Segment>,
+    pos: u64,
+    view: Bytes,
+    len: u64,
+}
+
+impl Cursor {
+    fn new(seg: Arc<Segment>, pos: u64) -> Result<Cursor> {
+        let (view, len) = seg.view()?;
+        Ok(Cursor {
+            seg,
+            pos,
+            view,
+            len,
+        })
+    }
 }
 
 impl Iterator for Iter {
@@ -799,18 +841,41 @@ impl Iterator for Iter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (seg, pos) = self.cur.take()?;
-            match seg.read_at(pos) {
-                Err(e) => return Some(Err(e)),
+            let c = self.cur.as_mut()?;
+            if c.pos >= c.len {
+                match c.seg.view() {
+                    Ok((view, len)) => {
+                        c.view = view;
+                        c.len = len;
+                    }
+                    Err(e) => {
+                        self.cur = None;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            match c.seg.read_in(&c.view, c.len, c.pos) {
+                Err(e) => {
+                    self.cur = None;
+                    return Some(Err(e));
+                }
                 Ok(Some((rec, next))) => {
-                    self.cur = Some((seg, next));
+                    c.pos = next;
                     return Some(Ok(rec));
                 }
                 Ok(None) => {
-                    let next = self.inner.next_base(Some(seg.base))?;
-                    match self.inner.segment(next) {
-                        Ok(s) => self.cur = Some((s, SEGMENT_HEADER_BYTES)),
-                        Err(e) => return Some(Err(e)),
+                    let base = c.seg.base;
+                    let next = self.inner.next_base(Some(base))?;
+                    match self
+                        .inner
+                        .segment(next)
+                        .and_then(|s| Cursor::new(s, SEGMENT_HEADER_BYTES))
+                    {
+                        Ok(c) => self.cur = Some(c),
+                        Err(e) => {
+                            self.cur = None;
+                            return Some(Err(e));
+                        }
                     }
                 }
             }

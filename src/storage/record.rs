@@ -149,7 +149,10 @@ mod tests {
         for i in 0..buf.len() * 8 {
             let mut bad = buf.clone();
             bad[i / 8] ^= 1 << (i % 8);
-            assert!(decode_from(&bad, 1 << 20).is_err(), "bit {i} went unnoticed");
+            assert!(
+                decode_from(&bad, 1 << 20).is_err(),
+                "bit {i} went unnoticed"
+            );
         }
     }
 

@@ -34,7 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use byteorder::{ByteOrder, LittleEndian};
 use bytes::Bytes;
 
-use super::index::{self, IndexEntry, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, SEAL_BIT};
+use super::index::{self, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, IndexEntry, SEAL_BIT};
 use super::io::{FileRef, Io};
 use super::record::{self, DecodeError};
 use crate::error::{Result, StorageError};
@@ -365,7 +365,9 @@ impl Segment {
             }
             _ => index::Decoded::default(),
         };
-        let bytes = file.map(len).map_err(|e| StorageError::io("mmap", &path, e))?;
+        let bytes = file
+            .map(len)
+            .map_err(|e| StorageError::io("mmap", &path, e))?;
         let mut seg = Segment::new(
             base,
             path.clone(),
@@ -398,7 +400,14 @@ impl Segment {
         if seg.damage.is_none() {
             // Persist the rebuilt index; it is derived data, so a failure
             // here only costs another scan next time.
-            let _ = rewrite_index(io, &idx_path, base, params.interval, &entries, s.last_key.map(|k| (k, s.end)));
+            let _ = rewrite_index(
+                io,
+                &idx_path,
+                base,
+                params.interval,
+                &entries,
+                s.last_key.map(|k| (k, s.end)),
+            );
         }
         seg.index = RwLock::new(entries);
         seg.view = Mutex::new(View { bytes, covers: len });
@@ -428,11 +437,17 @@ impl Segment {
         if header.iter().all(|&b| b == 0) {
             // Created but its header never reached the disk: nothing in it
             // was ever acknowledged as durable.
-            let bytes = file.map(len).map_err(|e| StorageError::io("mmap", &path, e))?;
+            let bytes = file
+                .map(len)
+                .map_err(|e| StorageError::io("mmap", &path, e))?;
             if nonzero_extent(&bytes, 0) == 0 {
                 return Ok(None);
             }
-            return Err(corrupt(&path, 0, "segment header is missing but data follows"));
+            return Err(corrupt(
+                &path,
+                0,
+                "segment header is missing but data follows",
+            ));
         }
         check_header(&header, base, &path)?;
 
@@ -445,7 +460,9 @@ impl Segment {
             }
             _ => Vec::new(),
         };
-        let bytes = file.map(len).map_err(|e| StorageError::io("mmap", &path, e))?;
+        let bytes = file
+            .map(len)
+            .map_err(|e| StorageError::io("mmap", &path, e))?;
         // Trust the last index point whose record is intact and has its key.
         while let Some(last) = entries.last() {
             let at = last.pos as usize;
@@ -527,7 +544,7 @@ impl Segment {
     }
 
     /// Mapping covering at least the readable length, and that length.
-    fn view(&self) -> Result<(Bytes, u64)> {
+    pub(crate) fn view(&self) -> Result<(Bytes, u64)> {
         let len = self.len();
         let mut v = self
             .view
@@ -557,7 +574,13 @@ impl Segment {
         self.read_in(&bytes, len, pos)
     }
 
-    fn read_in(&self, bytes: &Bytes, len: u64, pos: u64) -> Result<Option<(Record, u64)>> {
+    /// Reads the record at `pos` from a view taken earlier with `view`.
+    pub(crate) fn read_in(
+        &self,
+        bytes: &Bytes,
+        len: u64,
+        pos: u64,
+    ) -> Result<Option<(Record, u64)>> {
         if pos >= len {
             if let Some((at, why)) = &self.damage {
                 if pos == *at {

@@ -394,7 +394,10 @@ impl Io for SimIo {
         // The directory itself must exist to hold entries; its own entry
         // in its parent is the parent's business, but the root of the
         // simulation is always there.
-        if path.parent().is_none_or(|p| p.as_os_str().is_empty() || !volatile.dirs.contains(p)) {
+        if path
+            .parent()
+            .is_none_or(|p| p.as_os_str().is_empty() || !volatile.dirs.contains(p))
+        {
             durable.dirs.insert(path.to_path_buf());
         }
         Ok(())

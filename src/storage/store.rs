@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::io::{lock_holder, DirLock, Io};
+use super::io::{DirLock, Io, lock_holder};
 use super::log::Log;
 use crate::config::{LogConfig, StoreConfig};
 use crate::error::{Result, StorageError};

@@ -15,7 +15,7 @@
 //!
 //! Invariants:
 //! - `synced <= written`, and `synced` only grows.
-//! - At most one leader per log at a time (`syncing`).
+//! - At most `MAX_INFLIGHT` rounds per log in flight at a time.
 //! - Segments sealed since the last round are synced before the active one,
 //!   in the same round, so a durable later segment implies durable earlier
 //!   ones.
@@ -27,21 +27,34 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::io::{FileRef, Io};
-use crate::config::{FsyncPolicy, EVERYSEC_INTERVAL};
+use crate::config::{EVERYSEC_INTERVAL, FsyncPolicy};
 use crate::error::{Result, StorageError};
 
 /// At least this many dirty logs of one data directory are flushed with one
 /// `syncfs` instead of one fdatasync each.
 const SYNCFS_MIN_LOGS: usize = 16;
 
+/// Rounds of one log that may be in flight at once (see `Durability::lead`).
+/// `BROOK_SYNC_INFLIGHT` overrides it, for measurements.
+const MAX_INFLIGHT: u32 = 1;
+
+/// The longest a leader waits for other appenders to join its round.
+const MAX_GATHER: Duration = Duration::from_micros(200);
+
+/// A leader never waits for more appends than this.
+const MAX_GATHER_APPENDS: u64 = 64;
+
 #[derive(Default)]
 struct DurState {
     written: u64,
     synced: u64,
-    syncing: bool,
+    /// Rounds in flight.
+    inflight: u32,
+    /// The highest goal of the rounds in flight (or of past rounds).
+    inflight_goal: u64,
     failed: Option<String>,
     /// Sealed segments not yet synced, oldest first.
     pending: Vec<FileRef>,
@@ -49,6 +62,15 @@ struct DurState {
     wakers: Vec<(u64, Waker)>,
     /// Registered with the background syncer.
     queued: bool,
+    /// Callers inside `sync_to` now.
+    callers: u32,
+    /// Callers (and async waiters) the last completed round released: how
+    /// many appenders are active, and will append again soon.
+    released: u64,
+    /// How long the last round's fdatasyncs took.
+    last_sync: Duration,
+    /// A leader is waiting for appends to gather (see `lead`).
+    gathering: bool,
 }
 
 /// Counters a log reports.
@@ -70,6 +92,8 @@ pub(crate) struct Durability {
     policy: FsyncPolicy,
     state: Mutex<DurState>,
     cv: Condvar,
+    /// Wakes a gathering leader when an append arrives.
+    gather_cv: Condvar,
     stats: Mutex<SyncStats>,
 }
 
@@ -90,10 +114,12 @@ impl Durability {
             state: Mutex::new(DurState {
                 written,
                 synced: written,
+                inflight_goal: written,
                 active,
                 ..DurState::default()
             }),
             cv: Condvar::new(),
+            gather_cv: Condvar::new(),
             stats: Mutex::new(SyncStats::default()),
         })
     }
@@ -123,6 +149,9 @@ impl Durability {
     pub fn note_write(self: &Arc<Self>, seq: u64) {
         let mut st = self.lock();
         st.written = seq;
+        if st.gathering {
+            self.gather_cv.notify_one();
+        }
         if self.policy == FsyncPolicy::EverySec && !st.queued {
             st.queued = true;
             drop(st);
@@ -153,10 +182,21 @@ impl Durability {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Blocks until `target` is durable, leading a round when none is in
-    /// flight.
+    /// Blocks until `target` is durable, leading a round when no round in
+    /// flight covers it.
     pub fn sync_to(self: &Arc<Self>, target: u64) -> Result<()> {
         let mut st = self.lock();
+        st.callers += 1;
+        let r = self.sync_to_locked(st, target);
+        self.lock().callers -= 1;
+        r
+    }
+
+    fn sync_to_locked<'a>(
+        self: &'a Arc<Self>,
+        mut st: MutexGuard<'a, DurState>,
+        target: u64,
+    ) -> Result<()> {
         loop {
             if let Some(cause) = &st.failed {
                 return Err(self.poisoned(cause));
@@ -164,7 +204,7 @@ impl Durability {
             if st.synced >= target {
                 return Ok(());
             }
-            if st.syncing {
+            if st.inflight_goal >= target || st.inflight >= max_inflight() {
                 st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
             } else {
                 st = self.lead(st);
@@ -173,12 +213,47 @@ impl Durability {
     }
 
     /// One round: sync everything written so far. Called with the lock held
-    /// and `syncing` false; returns with the lock held again.
+    /// when no round in flight covers the latest write; returns with the
+    /// lock held again.
+    ///
+    /// Rounds may overlap (up to `MAX_INFLIGHT`): appenders that arrive
+    /// while a round is in flight start the next one at once instead of
+    /// waiting for it, so the device sees back-to-back flushes. This is
+    /// sound because an fdatasync returns only once everything written to
+    /// the file before the call is durable, whatever other syncs are doing.
+    /// Sealed files stay in `pending` until a round that synced them
+    /// completes, so every overlapping round syncs them too.
+    ///
+    /// Before it syncs, a leader may gather: when the last round released
+    /// several waiters, they are about to append again (they were just
+    /// woken), so the leader waits until as many appends are unsynced, for
+    /// at most half an fdatasync, so that one fdatasync covers them all
+    /// instead of the one or two that were quickest (as PostgreSQL's
+    /// `commit_delay` does when `commit_siblings` are active). A lone
+    /// appender never waits.
     fn lead<'a>(self: &'a Arc<Self>, mut st: MutexGuard<'a, DurState>) -> MutexGuard<'a, DurState> {
-        st.syncing = true;
+        st.inflight += 1;
         st.queued = false;
+        let want = st.released.min(MAX_GATHER_APPENDS);
+        if want > 1 && st.inflight == 1 && st.written - st.synced < want {
+            let deadline = Instant::now() + (st.last_sync / 2).min(MAX_GATHER);
+            st.gathering = true;
+            while st.written - st.synced < want {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                st = self
+                    .gather_cv
+                    .wait_timeout(st, deadline - now)
+                    .map_or_else(|e| e.into_inner().0, |r| r.0);
+            }
+            st.gathering = false;
+        }
         let goal = st.written;
-        let mut files: Vec<FileRef> = std::mem::take(&mut st.pending);
+        st.inflight_goal = st.inflight_goal.max(goal);
+        let sealed = st.pending.len();
+        let mut files: Vec<FileRef> = st.pending.clone();
         files.extend(st.active.clone());
         drop(st);
         let started = Instant::now();
@@ -190,7 +265,13 @@ impl Durability {
             }
         }
         self.record_round(started);
-        let st = self.lock();
+        let mut st = self.lock();
+        st.last_sync = started.elapsed();
+        if outcome.is_ok() {
+            let done = &files[..sealed];
+            st.pending
+                .retain(|p| !done.iter().any(|d| Arc::ptr_eq(d, p)));
+        }
         self.finish(st, goal, outcome)
     }
 
@@ -206,7 +287,7 @@ impl Durability {
         goal: u64,
         outcome: std::result::Result<(), String>,
     ) -> MutexGuard<'a, DurState> {
-        st.syncing = false;
+        st.inflight -= 1;
         match outcome {
             Ok(()) => st.synced = st.synced.max(goal),
             Err(cause) => st.failed = Some(cause),
@@ -221,7 +302,8 @@ impl Durability {
                 rest.push((target, waker));
             }
         }
-        let again = !rest.is_empty();
+        st.released = u64::from(st.callers) + (st.wakers.len() + rest.len()) as u64;
+        let again = rest.iter().any(|(t, _)| *t > st.inflight_goal);
         st.wakers = rest;
         self.cv.notify_all();
         if again {
@@ -230,46 +312,58 @@ impl Durability {
         st
     }
 
-    /// Leads a round if none is in flight and anything is unsynced (the
-    /// background syncer's entry point).
+    /// Leads a round if anything written is neither synced nor covered by a
+    /// round in flight (the background syncer's entry point).
     fn round_if_needed(self: &Arc<Self>) {
         let mut st = self.lock();
-        if st.syncing {
-            // The round in flight may not cover the latest writes: look again
-            // at the next tick.
+        if st.failed.is_some() || st.synced >= st.written {
+            st.queued = false;
+            return;
+        }
+        if st.inflight_goal >= st.written || st.inflight >= max_inflight() {
+            // The rounds in flight may not cover later writes: look again at
+            // the next tick.
             st.queued = true;
             drop(st);
             syncer().mark_dirty(self.clone());
-            return;
-        }
-        if st.failed.is_some() || st.synced >= st.written {
-            st.queued = false;
             return;
         }
         drop(self.lead(st));
     }
 
     /// Starts a round whose sync is done by the caller for many logs at
-    /// once (`syncfs`). Returns the goal, or `None` when nothing is needed.
-    fn begin_external(self: &Arc<Self>) -> Option<u64> {
+    /// once (`syncfs`). Returns the goal and the sealed files it covers, or
+    /// `None` when nothing is needed.
+    fn begin_external(self: &Arc<Self>) -> Option<(u64, Vec<FileRef>)> {
         let mut st = self.lock();
-        if st.syncing {
+        if st.failed.is_some() || st.synced >= st.written {
+            st.queued = false;
+            return None;
+        }
+        if st.inflight_goal >= st.written || st.inflight >= max_inflight() {
             drop(st);
             syncer().mark_dirty(self.clone());
             return None;
         }
         st.queued = false;
-        if st.failed.is_some() || st.synced >= st.written {
-            return None;
-        }
-        st.syncing = true;
-        // syncfs covers the sealed files too.
-        st.pending.clear();
-        Some(st.written)
+        st.inflight += 1;
+        let goal = st.written;
+        st.inflight_goal = st.inflight_goal.max(goal);
+        Some((goal, st.pending.clone()))
     }
 
-    fn end_external(self: &Arc<Self>, goal: u64, outcome: std::result::Result<(), String>) {
-        let st = self.lock();
+    fn end_external(
+        self: &Arc<Self>,
+        goal: u64,
+        sealed: &[FileRef],
+        outcome: std::result::Result<(), String>,
+    ) {
+        let mut st = self.lock();
+        if outcome.is_ok() {
+            // syncfs covered the sealed files too.
+            st.pending
+                .retain(|p| !sealed.iter().any(|d| Arc::ptr_eq(d, p)));
+        }
         drop(self.finish(st, goal, outcome));
     }
 
@@ -282,13 +376,24 @@ impl Durability {
             return Poll::Ready(Ok(()));
         }
         st.wakers.push((target, cx.waker().clone()));
-        let idle = !st.syncing;
+        let covered = st.inflight_goal >= target;
         drop(st);
-        if idle {
+        if !covered {
             syncer().request(self.clone());
         }
         Poll::Pending
     }
+}
+
+fn max_inflight() -> u32 {
+    static N: OnceLock<u32> = OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("BROOK_SYNC_INFLIGHT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(MAX_INFLIGHT)
+            .max(1)
+    })
 }
 
 /// A pending append: durable once awaited (async) or waited on (sync).
@@ -421,7 +526,7 @@ fn flush_dirty(dirty: Vec<Arc<Durability>>) {
             }
             continue;
         }
-        let goals: Vec<(Arc<Durability>, u64)> = logs
+        let goals: Vec<(Arc<Durability>, (u64, Vec<FileRef>))> = logs
             .into_iter()
             .filter_map(|d| d.begin_external().map(|g| (d, g)))
             .collect();
@@ -430,9 +535,9 @@ fn flush_dirty(dirty: Vec<Arc<Durability>>) {
         };
         let started = Instant::now();
         let outcome = first.io.sync_fs(&root).map_err(|e| e.to_string());
-        for (d, goal) in &goals {
+        for (d, (goal, sealed)) in &goals {
             d.record_round(started);
-            d.end_external(*goal, outcome.clone());
+            d.end_external(*goal, sealed, outcome.clone());
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::index::{self, INDEX_HEADER_BYTES};
 use super::io::Io;
 use super::record::{self, DecodeError};
-use super::segment::{self, parse_segment_name, SEGMENT_HEADER_BYTES};
+use super::segment::{self, SEGMENT_HEADER_BYTES, parse_segment_name};
 
 /// What a check found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -102,12 +102,17 @@ pub fn verify_log(io: &dyn Io, dir: &Path, max_payload: usize, report: &mut Veri
         };
         let mut buf = vec![0u8; idx.len().unwrap_or(0) as usize];
         if idx.read_at(&mut buf, 0).is_err() || !index::header_ok(&buf, base) {
-            report
-                .problems
-                .push(format!("{}: unreadable index header (it is rebuilt on open)", idx_path.display()));
+            report.problems.push(format!(
+                "{}: unreadable index header (it is rebuilt on open)",
+                idx_path.display()
+            ));
             continue;
         }
-        let decoded = index::decode_entries(&buf[INDEX_HEADER_BYTES..], SEGMENT_HEADER_BYTES as u32, bytes.len() as u64);
+        let decoded = index::decode_entries(
+            &buf[INDEX_HEADER_BYTES..],
+            SEGMENT_HEADER_BYTES as u32,
+            bytes.len() as u64,
+        );
         for e in decoded.entries {
             if keys.binary_search(&(e.pos, e.key)).is_err() {
                 report.problems.push(format!(
