@@ -24,6 +24,10 @@ use bytes::Bytes;
 pub trait IoFile: Send + Sync {
     /// The file's current length in bytes.
     fn len(&self) -> io::Result<u64>;
+    /// True when the file holds no bytes.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
     /// Writes all of `buf` at `offset` (`pwrite`).
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Reads exactly `buf.len()` bytes at `offset` (`pread`).

@@ -278,6 +278,7 @@ fn read_index_file(io: &dyn Io, path: &Path, base: u128) -> Option<(FileRef, Vec
 }
 
 impl Segment {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         base: u128,
         path: PathBuf,
@@ -479,14 +480,7 @@ impl Segment {
         let s = scan(&bytes, from, len, from, params.interval, params.max_payload);
         let torn_bytes = nonzero_extent(&bytes, s.end) - s.end;
         entries.extend(s.entries);
-        let last_key = match s.last_key {
-            Some(k) => Some(k),
-            None => {
-                // Nothing after the last index point (only possible when
-                // there is none): the segment is empty.
-                None
-            }
-        };
+        let last_key = s.last_key;
         drop(bytes);
         if torn_bytes > 0 || len != s.end {
             // No mapping of this file exists any more: truncating is safe.
@@ -524,6 +518,11 @@ impl Segment {
     /// Length of the readable part.
     pub fn len(&self) -> u64 {
         self.len.load(Ordering::Acquire)
+    }
+
+    /// True when the segment holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() <= SEGMENT_HEADER_BYTES
     }
 
     /// Publishes `len` as the readable length (writer only), after the bytes

@@ -365,7 +365,7 @@ impl Io for SimIo {
         let busy = st.volatile.files.keys().any(|p| parent_is(p, path))
             || st.volatile.dirs.iter().any(|p| parent_is(p, path));
         if busy {
-            return Err(io::Error::new(io::ErrorKind::Other, "directory not empty"));
+            return Err(io::Error::other("directory not empty"));
         }
         st.volatile.dirs.remove(path);
         Ok(())

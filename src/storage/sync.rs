@@ -508,6 +508,9 @@ impl Syncer {
     }
 }
 
+/// A log in a `syncfs` round: its goal and the sealed files covered.
+type External = (Arc<Durability>, (u64, Vec<FileRef>));
+
 /// Flushes dirty logs: with one `syncfs` per data directory that has many,
 /// with one round each otherwise.
 fn flush_dirty(dirty: Vec<Arc<Durability>>) {
@@ -526,7 +529,7 @@ fn flush_dirty(dirty: Vec<Arc<Durability>>) {
             }
             continue;
         }
-        let goals: Vec<(Arc<Durability>, (u64, Vec<FileRef>))> = logs
+        let goals: Vec<External> = logs
             .into_iter()
             .filter_map(|d| d.begin_external().map(|g| (d, g)))
             .collect();
