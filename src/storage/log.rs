@@ -220,7 +220,7 @@ impl Log {
                 index_file: r.index_file,
                 index_count: r.index_count,
                 written: r.end,
-                allocated: r.end,
+                allocated: r.allocated,
                 last_indexed: r.last_indexed,
             });
         }

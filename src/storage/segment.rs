@@ -251,6 +251,7 @@ pub(crate) struct Recovered {
     pub index_file: Option<FileRef>,
     pub index_count: u64,
     pub end: u64,
+    pub allocated: u64,
     pub last_key: Option<u128>,
     pub last_indexed: u64,
     pub torn_bytes: u64,
@@ -482,33 +483,50 @@ impl Segment {
         entries.extend(s.entries);
         let last_key = s.last_key;
         drop(bytes);
-        if torn_bytes > 0 || len != s.end {
+        let mut allocated = len;
+        if torn_bytes > 0 {
             // No mapping of this file exists any more: truncating is safe.
             // The cut-off bytes must not come back, so make it durable
-            // before anything new is written over them.
+            // before anything new is written over them. (Zeros after the
+            // last record are the unused preallocation and stay.)
             file.set_len(s.end)
                 .map_err(|e| StorageError::io("ftruncate", &path, e))?;
             file.sync_data()
                 .map_err(|e| StorageError::io("fdatasync", &path, e))?;
+            allocated = s.end;
         }
-        let (index_file, index_count) =
-            rewrite_index(io, &idx_path, base, params.interval, &entries, None)?;
+        // Rewrite the index only when it is not already exactly `entries`.
+        let exact = idx.as_ref().is_some_and(|(_, buf)| {
+            buf.len() == INDEX_HEADER_BYTES + entries.len() * INDEX_ENTRY_BYTES
+                && index::decode_entries(&buf[INDEX_HEADER_BYTES..], SEGMENT_HEADER_BYTES as u32, len)
+                    .entries
+                    == entries
+        });
+        let (index_file, index_count) = match idx {
+            Some((f, _)) if exact => (Some(f), entries.len() as u64),
+            None if entries.is_empty() => (None, 0),
+            _ => {
+                let (f, n) = rewrite_index(io, &idx_path, base, params.interval, &entries, None)?;
+                (Some(f), n)
+            }
+        };
         let seg = Segment::new(
             base,
             path,
             file.clone(),
             io.live_maps(),
             s.end,
-            s.end,
+            allocated,
             entries,
             params.max_payload,
         );
         Ok(Some(Recovered {
             segment: Arc::new(seg),
             file,
-            index_file: Some(index_file),
+            index_file,
             index_count,
             end: s.end,
+            allocated,
             last_key,
             last_indexed: s.last_indexed,
             torn_bytes,
