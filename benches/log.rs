@@ -234,6 +234,19 @@ fn reads(c: &mut Criterion) {
                 assert_eq!(sum as u64, bytes);
             })
         });
+        g.bench_function(BenchmarkId::new("visit", size), |b| {
+            b.iter(|| {
+                let mut sum = 0usize;
+                log.iter_from(0)
+                    .unwrap()
+                    .visit(|r| {
+                        sum += r.payload.len();
+                        true
+                    })
+                    .unwrap();
+                assert_eq!(sum as u64, bytes);
+            })
+        });
     }
     g.finish();
 }

@@ -10,8 +10,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Instant;
 
-use brook::storage::{FsIo, Store};
 use brook::StoreConfig;
+use brook::storage::{FsIo, Store};
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -100,14 +100,36 @@ fn main() {
     println!("| measurement | value |");
     println!("|---|---:|");
     println!("| logs × records (100 B payload) | {n} × 10 |");
-    println!("| create and append, everysec, then sync | {:.1} s |", create.as_secs_f64());
-    println!("| disk allocated (du) | {:.1} MiB = {:.1} KiB per log |", alloc as f64 / 1048576.0, alloc as f64 / 1024.0 / n as f64);
-    println!("| apparent bytes | {:.1} MiB = {} B per log |", apparent as f64 / 1048576.0, apparent / n);
+    println!(
+        "| create and append, everysec, then sync | {:.1} s |",
+        create.as_secs_f64()
+    );
+    println!(
+        "| disk allocated (du) | {:.1} MiB = {:.1} KiB per log |",
+        alloc as f64 / 1048576.0,
+        alloc as f64 / 1024.0 / n as f64
+    );
+    println!(
+        "| apparent bytes | {:.1} MiB = {} B per log |",
+        apparent as f64 / 1048576.0,
+        apparent / n
+    );
     println!("| files / directories | {files} / {dirs} |");
     println!("| Store::open | {:.2} ms |", open_store.as_secs_f64() * 1e3);
     println!("| list {n} logs | {:.1} ms |", list.as_secs_f64() * 1e3);
-    println!("| open every log (tail recovery) and read all records | {:.2} s = {:.1} µs per log |", read_all.as_secs_f64(), read_all.as_secs_f64() * 1e6 / n as f64);
-    println!("| logs open afterwards (max_open_logs) | {} |", store.open_logs());
+    println!(
+        "| open every log (tail recovery) and read all records | {:.2} s = {:.1} µs per log |",
+        read_all.as_secs_f64(),
+        read_all.as_secs_f64() * 1e6 / n as f64
+    );
+    println!(
+        "| logs open afterwards (max_open_logs) | {} |",
+        store.open_logs()
+    );
     println!("| open file descriptors afterwards | {} |", open_fds());
-    println!("| RSS before / after reading all | {:.1} / {:.1} MiB |", rss0 as f64 / 1024.0, rss1 as f64 / 1024.0);
+    println!(
+        "| RSS before / after reading all | {:.1} / {:.1} MiB |",
+        rss0 as f64 / 1024.0,
+        rss1 as f64 / 1024.0
+    );
 }

@@ -47,6 +47,15 @@ fn check_reads(log: &Log, model: &Model, probe: u128) {
         .map(|(k, v)| (*k, v.clone()))
         .collect();
     assert_eq!(fwd, want, "forward from {probe}");
+    let mut visited = Vec::new();
+    log.iter_from(probe)
+        .unwrap()
+        .visit(|r| {
+            visited.push((r.key, (r.kind, r.payload.to_vec())));
+            visited.len() < 20
+        })
+        .unwrap();
+    assert_eq!(visited, want, "visit from {probe}");
     let back: Vec<_> = log
         .iter_back_from(probe)
         .unwrap()

@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use super::index::{self, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, IndexEntry, SEAL_BIT};
 use super::io::{FileRef, Io};
-use super::record;
+use super::record::{self, RecordRef};
 use super::segment::{
     self, Record, SEGMENT_HEADER_BYTES, Segment, SegmentParams, index_file_name,
     parse_segment_name, segment_file_name,
@@ -836,47 +836,80 @@ impl Cursor {
     }
 }
 
+impl Iter {
+    /// Called when the cursor reached the end of its view: refreshes the
+    /// view (to see new appends) or moves to the next segment. Returns
+    /// false at the end of the log.
+    fn advance(&mut self) -> Result<bool> {
+        let Some(c) = self.cur.as_mut() else {
+            return Ok(false);
+        };
+        let (view, len) = c.seg.view()?;
+        c.view = view;
+        c.len = len;
+        if c.pos < c.len {
+            return Ok(true);
+        }
+        // The end of this segment: surface damage recorded at its end.
+        c.seg.decode_in(&c.view, c.len, c.pos)?;
+        let Some(next) = self.inner.next_base(Some(c.seg.base)) else {
+            return Ok(false);
+        };
+        self.cur = Some(Cursor::new(
+            self.inner.segment(next)?,
+            SEGMENT_HEADER_BYTES,
+        )?);
+        Ok(true)
+    }
+
+    /// Calls `f` on each record in place, without creating a `Record` (no
+    /// reference counting), until `f` returns false or the log ends.
+    /// Returns how many records `f` saw. The borrowed record lives only for
+    /// the call.
+    pub fn visit(&mut self, mut f: impl FnMut(RecordRef<'_>) -> bool) -> Result<u64> {
+        let mut seen = 0;
+        loop {
+            if let Some(c) = self.cur.as_mut() {
+                while let Some((r, next)) = c.seg.decode_in(&c.view, c.len, c.pos)? {
+                    c.pos = next;
+                    seen += 1;
+                    if !f(r) {
+                        return Ok(seen);
+                    }
+                }
+            }
+            if !self.advance()? {
+                return Ok(seen);
+            }
+        }
+    }
+}
+
 impl Iterator for Iter {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let c = self.cur.as_mut()?;
-            if c.pos >= c.len {
-                match c.seg.view() {
-                    Ok((view, len)) => {
-                        c.view = view;
-                        c.len = len;
+            if c.pos < c.len {
+                match c.seg.read_in(&c.view, c.len, c.pos) {
+                    Ok(Some((rec, next))) => {
+                        c.pos = next;
+                        return Some(Ok(rec));
                     }
+                    Ok(None) => {}
                     Err(e) => {
                         self.cur = None;
                         return Some(Err(e));
                     }
                 }
             }
-            match c.seg.read_in(&c.view, c.len, c.pos) {
+            match self.advance() {
+                Ok(true) => {}
+                Ok(false) => return None,
                 Err(e) => {
                     self.cur = None;
                     return Some(Err(e));
-                }
-                Ok(Some((rec, next))) => {
-                    c.pos = next;
-                    return Some(Ok(rec));
-                }
-                Ok(None) => {
-                    let base = c.seg.base;
-                    let next = self.inner.next_base(Some(base))?;
-                    match self
-                        .inner
-                        .segment(next)
-                        .and_then(|s| Cursor::new(s, SEGMENT_HEADER_BYTES))
-                    {
-                        Ok(c) => self.cur = Some(c),
-                        Err(e) => {
-                            self.cur = None;
-                            return Some(Err(e));
-                        }
-                    }
                 }
             }
         }

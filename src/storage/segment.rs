@@ -498,8 +498,12 @@ impl Segment {
         // Rewrite the index only when it is not already exactly `entries`.
         let exact = idx.as_ref().is_some_and(|(_, buf)| {
             buf.len() == INDEX_HEADER_BYTES + entries.len() * INDEX_ENTRY_BYTES
-                && index::decode_entries(&buf[INDEX_HEADER_BYTES..], SEGMENT_HEADER_BYTES as u32, len)
-                    .entries
+                && index::decode_entries(
+                    &buf[INDEX_HEADER_BYTES..],
+                    SEGMENT_HEADER_BYTES as u32,
+                    len,
+                )
+                .entries
                     == entries
         });
         let (index_file, index_count) = match idx {
@@ -598,6 +602,24 @@ impl Segment {
         len: u64,
         pos: u64,
     ) -> Result<Option<(Record, u64)>> {
+        Ok(self.decode_in(bytes, len, pos)?.map(|(r, end)| {
+            let start = pos as usize + record::RECORD_HEADER_BYTES;
+            let rec = Record {
+                kind: r.kind,
+                key: r.key,
+                payload: bytes.slice(start..start + r.payload.len()),
+            };
+            (rec, end)
+        }))
+    }
+
+    /// Decodes the record at `pos` in place, borrowing the view.
+    pub(crate) fn decode_in<'a>(
+        &self,
+        bytes: &'a [u8],
+        len: u64,
+        pos: u64,
+    ) -> Result<Option<(record::RecordRef<'a>, u64)>> {
         if pos >= len {
             if let Some((at, why)) = &self.damage {
                 if pos == *at {
@@ -606,16 +628,10 @@ impl Segment {
             }
             return Ok(None);
         }
-        let start = pos as usize;
-        let r = record::decode_from(&bytes[start..len as usize], self.max_payload)
+        let r = record::decode_from(&bytes[pos as usize..len as usize], self.max_payload)
             .map_err(|e| decode_error(&self.path, pos, e))?;
-        let end = start + r.encoded_len();
-        let rec = Record {
-            kind: r.kind,
-            key: r.key,
-            payload: bytes.slice(start + record::RECORD_HEADER_BYTES..end),
-        };
-        Ok(Some((rec, end as u64)))
+        let end = pos + r.encoded_len() as u64;
+        Ok(Some((r, end)))
     }
 
     fn floor_pos(&self, key: u128) -> u64 {
