@@ -57,7 +57,9 @@ pub struct LogConfig {
     /// First preallocation of a segment; later chunks double up to
     /// `prealloc_max_bytes`, so a small log stays small on disk. Default 4 KiB.
     pub prealloc_min_bytes: u64,
-    /// Largest preallocation chunk. Default 8 MiB.
+    /// Largest preallocation chunk. Default 1 MiB: recovery checks that the
+    /// unused preallocation after the last record is all zeros, so this also
+    /// bounds what opening a log reads.
     pub prealloc_max_bytes: u64,
     /// Largest payload of one record. Default 512 MiB + 64 KiB (a Redis bulk
     /// of the maximum size, plus framing); max u32::MAX minus the header.
@@ -74,7 +76,7 @@ impl Default for LogConfig {
             segment_bytes: 128 << 20,
             index_interval_bytes: 4096,
             prealloc_min_bytes: 4096,
-            prealloc_max_bytes: 8 << 20,
+            prealloc_max_bytes: 1 << 20,
             max_record_bytes: (512 << 20) + (64 << 10),
             max_open_segments: 8,
         }
