@@ -16,6 +16,21 @@
 //! [`storage`] knows nothing of RESP, tokio or streams: it stores records with
 //! opaque 128-bit keys in append-only logs ([`storage::Log`]), many of them in
 //! one data directory ([`storage::Store`]).
+//!
+//! ```
+//! use brook::storage::{FsIo, Store};
+//! use brook::{FsyncPolicy, LogConfig, StoreConfig};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(FsIo::shared(), dir.path(), StoreConfig::default())?;
+//! let cfg = LogConfig { fsync: FsyncPolicy::Always, ..LogConfig::default() };
+//! let log = store.log_with("orders", cfg)?;
+//! log.append(1, 10, b"created")?; // returns once an fdatasync covers it
+//! log.append(1, 11, b"paid")?;
+//! let rec = log.first_ge(11)?.expect("present");
+//! assert_eq!(&rec.payload[..], b"paid"); // a zero-copy view of the segment
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(unsafe_code)]
 
 pub mod config;
