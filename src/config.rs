@@ -49,7 +49,9 @@ pub struct LogConfig {
     /// When appends are made durable. Default: `EverySec`.
     pub fsync: FsyncPolicy,
     /// A segment rolls once appending would take it past this size.
-    /// Default 128 MiB; min 4 KiB; max 2 GiB (positions in a segment are u32).
+    /// Default 128 MiB; min 4 KiB; max 1 GiB. A segment exceeds it only when
+    /// one batch is larger; batches are at most 1 GiB, so a segment stays
+    /// below 2 GiB (positions in the index are 31 bits).
     pub segment_bytes: u64,
     /// One sparse-index entry per this many bytes of segment, like Kafka's
     /// `index.interval.bytes`. Default 4 KiB; min 64.
@@ -62,7 +64,7 @@ pub struct LogConfig {
     /// bounds what opening a log reads.
     pub prealloc_max_bytes: u64,
     /// Largest payload of one record. Default 512 MiB + 64 KiB (a Redis bulk
-    /// of the maximum size, plus framing); max u32::MAX minus the header.
+    /// of the maximum size, plus framing); max 1 GiB minus the header.
     pub max_record_bytes: usize,
     /// How many sealed segments of this log keep their mapping and index in
     /// memory at once (least recently used are closed). Default 8; min 1.
@@ -86,13 +88,13 @@ impl Default for LogConfig {
 impl LogConfig {
     /// Clamps every field into its documented bounds.
     pub fn normalized(mut self) -> Self {
-        self.segment_bytes = self.segment_bytes.clamp(4096, 2 << 30);
+        self.segment_bytes = self.segment_bytes.clamp(4096, MAX_BATCH_BYTES);
         self.index_interval_bytes = self.index_interval_bytes.max(64);
         self.prealloc_min_bytes = self.prealloc_min_bytes.clamp(512, 1 << 30);
         self.prealloc_max_bytes = self.prealloc_max_bytes.max(self.prealloc_min_bytes);
         self.max_record_bytes = self
             .max_record_bytes
-            .min(u32::MAX as usize - crate::storage::record::RECORD_HEADER_BYTES);
+            .min(MAX_BATCH_BYTES as usize - crate::storage::record::RECORD_HEADER_BYTES);
         self.max_open_segments = self.max_open_segments.max(1);
         self
     }
@@ -116,6 +118,9 @@ impl Default for StoreConfig {
         }
     }
 }
+
+/// The largest batch one append may write, and the largest segment size.
+pub const MAX_BATCH_BYTES: u64 = 1 << 30;
 
 /// How often the background flusher syncs dirty `EverySec` logs.
 pub const EVERYSEC_INTERVAL: Duration = Duration::from_secs(1);

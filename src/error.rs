@@ -80,8 +80,8 @@ pub enum StorageError {
         /// The key offered.
         got: u128,
     },
-    /// A record is larger than the configured maximum.
-    #[error("record of {len} bytes exceeds the maximum of {max} bytes")]
+    /// A record (or a batch) is larger than the maximum.
+    #[error("{len} bytes exceed the maximum of {max} bytes for one record or batch")]
     TooLarge {
         /// The payload size offered.
         len: usize,

@@ -27,7 +27,7 @@ use super::segment::{
     parse_segment_name, segment_file_name,
 };
 use super::sync::{Commit, Durability, SyncStats};
-use crate::config::{FsyncPolicy, LogConfig};
+use crate::config::{FsyncPolicy, LogConfig, MAX_BATCH_BYTES};
 use crate::error::{Result, StorageError};
 
 /// One record to append.
@@ -332,6 +332,12 @@ impl Log {
             }
             last = Some(e.key);
             total += record::encoded_len(e.payload.len()) as u64;
+        }
+        if total > MAX_BATCH_BYTES {
+            return Err(StorageError::TooLarge {
+                len: total as usize,
+                max: MAX_BATCH_BYTES as usize,
+            });
         }
         let needs_roll = match &w.active {
             None => true,

@@ -71,6 +71,8 @@ struct DurState {
     last_sync: Duration,
     /// A leader is waiting for appends to gather (see `lead`).
     gathering: bool,
+    /// How many unsynced appends the gathering leader waits for.
+    gather_want: u64,
 }
 
 /// Counters a log reports.
@@ -149,7 +151,7 @@ impl Durability {
     pub fn note_write(self: &Arc<Self>, seq: u64) {
         let mut st = self.lock();
         st.written = seq;
-        if st.gathering {
+        if st.gathering && st.written - st.synced >= st.gather_want {
             self.gather_cv.notify_one();
         }
         if self.policy == FsyncPolicy::EverySec && !st.queued {
@@ -238,6 +240,7 @@ impl Durability {
         if want > 1 && st.inflight == 1 && st.written - st.synced < want {
             let deadline = Instant::now() + (st.last_sync / 2).min(MAX_GATHER);
             st.gathering = true;
+            st.gather_want = want;
             while st.written - st.synced < want {
                 let now = Instant::now();
                 if now >= deadline {
@@ -295,14 +298,16 @@ impl Durability {
         let synced = st.synced;
         let failed = st.failed.is_some();
         let mut rest = Vec::new();
+        let mut woken = 0u64;
         for (target, waker) in std::mem::take(&mut st.wakers) {
             if failed || target <= synced {
                 waker.wake();
+                woken += 1;
             } else {
                 rest.push((target, waker));
             }
         }
-        st.released = u64::from(st.callers) + (st.wakers.len() + rest.len()) as u64;
+        st.released = u64::from(st.callers) + woken + rest.len() as u64;
         let again = rest.iter().any(|(t, _)| *t > st.inflight_goal);
         st.wakers = rest;
         self.cv.notify_all();
