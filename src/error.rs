@@ -80,6 +80,9 @@ pub enum StorageError {
         /// The key offered.
         got: u128,
     },
+    /// Record kind 0 is reserved (it marks unwritten space).
+    #[error("record kind 0 is reserved; use a kind from 1 to 255")]
+    ReservedKind,
     /// A record (or a batch) is larger than the maximum.
     #[error("{len} bytes exceed the maximum of {max} bytes for one record or batch")]
     TooLarge {

@@ -221,3 +221,48 @@ fn async_commit_completes_without_blocking() {
     let (stats, appends) = (log.stats(), 50);
     assert_eq!(stats.synced, appends);
 }
+
+#[test]
+fn bad_appends_are_refused_and_change_nothing() {
+    let sim = SimIo::new();
+    let mut cfg = small_cfg(FsyncPolicy::Always);
+    cfg.max_record_bytes = 1000;
+    let log = Log::open(sim, "/data/log", cfg).unwrap();
+    log.append(1, 10, b"first").unwrap();
+    let err = log.append(0, 11, b"kind zero").unwrap_err();
+    assert!(matches!(err, StorageError::ReservedKind), "{err}");
+    let err = log.append(1, 10, b"same key").unwrap_err();
+    assert!(
+        matches!(err, StorageError::KeyOrder { last: 10, got: 10 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("must strictly increase"));
+    let err = log.append(1, 11, &[0u8; 1001]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StorageError::TooLarge {
+                len: 1001,
+                max: 1000
+            }
+        ),
+        "{err}"
+    );
+    // A batch with one bad record appends none of them.
+    let batch = [
+        brook::storage::Entry {
+            kind: 1,
+            key: 11,
+            payload: b"ok",
+        },
+        brook::storage::Entry {
+            kind: 1,
+            key: 11,
+            payload: b"dup",
+        },
+    ];
+    assert!(log.append_batch(&batch).is_err());
+    assert_eq!(keys(&log), vec![10]);
+    log.append(1, 11, b"second").unwrap();
+    assert_eq!(keys(&log), vec![10, 11]);
+}

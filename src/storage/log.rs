@@ -63,7 +63,7 @@ pub struct LogStats {
     pub open_segments: usize,
     /// Bytes of records and headers in the active segment.
     pub active_bytes: u64,
-    /// Appends so far (the last sequence number).
+    /// Appends since the log was opened (the last sequence number).
     pub appends: u64,
     /// Sequence number known durable.
     pub synced: u64,
@@ -310,11 +310,7 @@ impl Log {
         let mut total = 0u64;
         for e in entries {
             if e.kind == 0 {
-                return Err(StorageError::Corrupt {
-                    file: inner.dir.clone(),
-                    offset: 0,
-                    reason: "record kind 0 is reserved".into(),
-                });
+                return Err(StorageError::ReservedKind);
             }
             if let Some(l) = last {
                 if e.key <= l {
