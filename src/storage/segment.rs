@@ -264,12 +264,22 @@ pub(crate) struct SegmentParams {
     pub max_payload: usize,
 }
 
-fn read_index_file(io: &dyn Io, path: &Path, base: u128) -> Option<(FileRef, Vec<u8>)> {
+/// Reads an index file, at most as many bytes as a segment of `seg_len`
+/// bytes can need (one entry per record, plus the seal entry), so that a
+/// damaged file's size cannot make us allocate without bound.
+fn read_index_file(
+    io: &dyn Io,
+    path: &Path,
+    base: u128,
+    seg_len: u64,
+) -> Option<(FileRef, Vec<u8>)> {
     if !io.exists(path) {
         return None;
     }
     let f = io.open(path, false).ok()?;
-    let len = f.len().ok()?;
+    let most = INDEX_HEADER_BYTES as u64
+        + INDEX_ENTRY_BYTES as u64 * (seg_len / record::RECORD_HEADER_BYTES as u64 + 1);
+    let len = f.len().ok()?.min(most);
     let mut buf = vec![0u8; usize::try_from(len).ok()?];
     f.read_at(&mut buf, 0).ok()?;
     if !index::header_ok(&buf, base) {
@@ -360,7 +370,7 @@ impl Segment {
         check_header(&header, base, &path)?;
 
         let idx_path = dir.join(index_file_name(base));
-        let idx = read_index_file(io, &idx_path, base);
+        let idx = read_index_file(io, &idx_path, base, len);
         let decoded = match &idx {
             Some((_, buf)) if buf.len() >= INDEX_HEADER_BYTES => {
                 index::decode_entries(&buf[INDEX_HEADER_BYTES..], SEGMENT_HEADER_BYTES as u32, len)
@@ -454,7 +464,7 @@ impl Segment {
         check_header(&header, base, &path)?;
 
         let idx_path = dir.join(index_file_name(base));
-        let idx = read_index_file(io, &idx_path, base);
+        let idx = read_index_file(io, &idx_path, base, len);
         let mut entries = match &idx {
             Some((_, buf)) if buf.len() >= INDEX_HEADER_BYTES => {
                 index::decode_entries(&buf[INDEX_HEADER_BYTES..], SEGMENT_HEADER_BYTES as u32, len)

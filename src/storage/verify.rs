@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::index::{self, INDEX_HEADER_BYTES};
+use super::index::{self, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES};
 use super::io::Io;
 use super::record::{self, DecodeError};
 use super::segment::{self, SEGMENT_HEADER_BYTES, parse_segment_name};
@@ -100,7 +100,13 @@ pub fn verify_log(io: &dyn Io, dir: &Path, max_payload: usize, report: &mut Veri
         let Ok(idx) = io.open(&idx_path, false) else {
             continue;
         };
-        let mut buf = vec![0u8; idx.len().unwrap_or(0) as usize];
+        // An index never needs more than one entry per record (plus the
+        // seal entry); a larger file is damaged, and its size must not drive
+        // the allocation.
+        let most = INDEX_HEADER_BYTES as u64
+            + INDEX_ENTRY_BYTES as u64
+                * (bytes.len() as u64 / record::RECORD_HEADER_BYTES as u64 + 1);
+        let mut buf = vec![0u8; idx.len().unwrap_or(0).min(most) as usize];
         if idx.read_at(&mut buf, 0).is_err() || !index::header_ok(&buf, base) {
             report.problems.push(format!(
                 "{}: unreadable index header (it is rebuilt on open)",
