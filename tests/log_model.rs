@@ -162,7 +162,10 @@ fn run(disk: &Disk, ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // PROPTEST_CASES runs more (48 by default, to keep CI short).
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48)
+    ))]
 
     #[test]
     fn model_on_real_files(ops in prop::collection::vec(op(), 1..60)) {
