@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use brook::FsyncPolicy;
 use brook::storage::{Entry, FsIo, Log};
-use common::{payload_for, small_cfg};
+use common::{Rng, payload_for, small_cfg};
 
 const CHILD_ENV: &str = "BROOK_KILL_CHILD_DIR";
 
@@ -67,16 +67,6 @@ fn kill_child_entry() {
         .collect();
     for t in threads {
         let _ = t.join();
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

@@ -10,7 +10,7 @@ use brook::storage::segment::parse_segment_name;
 use brook::storage::verify::{VerifyReport, verify_log};
 use brook::storage::{Io, Log};
 use brook::{FsyncPolicy, LogConfig};
-use common::{Disk, payload_for, small_cfg};
+use common::{Disk, Rng, payload_for, small_cfg};
 
 fn cfg() -> LogConfig {
     small_cfg(FsyncPolicy::No)
@@ -142,16 +142,6 @@ fn cut_at_every_offset_of_the_last_records() {
             }
         }
         assert!(cases > 100);
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

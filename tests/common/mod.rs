@@ -60,3 +60,16 @@ pub fn payload_for(key: u128, len: usize) -> Vec<u8> {
     let seed = key.to_le_bytes();
     (0..len).map(|i| seed[i % 16] ^ (i as u8)).collect()
 }
+
+/// A small deterministic random number generator (xorshift64), so that a
+/// failing seed can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
