@@ -704,33 +704,11 @@ impl Segment {
         }
         Ok(out)
     }
-
-    /// The last record's key, by walking the last index chunk.
-    pub fn last_key(&self) -> Result<Option<u128>> {
-        let len = self.len();
-        let chunk = self.chunk_before(len)?;
-        match chunk.last() {
-            Some(&p) => Ok(self.read_at(p)?.map(|(r, _)| r.key)),
-            None => Ok(None),
-        }
-    }
-
-    /// Last modification time of the segment file.
-    pub fn modified(&self) -> Result<SystemTime> {
-        self.file
-            .modified()
-            .map_err(|e| StorageError::io("stat", &self.path, e))
-    }
-
-    /// Number of index entries in memory.
-    pub fn index_len(&self) -> usize {
-        self.index.read().map_or(0, |i| i.len())
-    }
 }
 
 /// Rewrites an index file to hold exactly `entries` (and a seal entry when
-/// given), reusing the valid prefix already on disk. Returns the open file
-/// and the number of entries written.
+/// given). Returns the open file and the number of entries written. A crash
+/// midway leaves a short index, which the next open rebuilds.
 pub(crate) fn rewrite_index(
     io: &dyn Io,
     path: &Path,
