@@ -218,13 +218,14 @@ impl Durability {
     /// when no round in flight covers the latest write; returns with the
     /// lock held again.
     ///
-    /// Rounds may overlap (up to `MAX_INFLIGHT`): appenders that arrive
-    /// while a round is in flight start the next one at once instead of
-    /// waiting for it, so the device sees back-to-back flushes. This is
-    /// sound because an fdatasync returns only once everything written to
-    /// the file before the call is durable, whatever other syncs are doing.
-    /// Sealed files stay in `pending` until a round that synced them
-    /// completes, so every overlapping round syncs them too.
+    /// Rounds may overlap when `MAX_INFLIGHT` > 1: appenders that arrive
+    /// while a round is in flight then start the next one at once instead of
+    /// waiting for it. This is sound because an fdatasync returns only once
+    /// everything written to the file before the call is durable, whatever
+    /// other syncs are doing; sealed files stay in `pending` until a round
+    /// that synced them completes, so every overlapping round syncs them
+    /// too. The default is 1: on the disk measured (docs/benchmarks.md) the
+    /// device serialises flushes and overlapping rounds were slower.
     ///
     /// Before it syncs, a leader may gather: when the last round released
     /// several waiters, they are about to append again (they were just
