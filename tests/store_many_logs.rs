@@ -81,3 +81,30 @@ fn names_cannot_escape_the_data_directory() {
     }
     store.log("ok.name_-1").unwrap();
 }
+
+#[test]
+fn a_log_held_by_a_caller_is_never_opened_twice() {
+    let sim = SimIo::new();
+    let cfg = StoreConfig {
+        log: small_cfg(FsyncPolicy::No),
+        max_open_logs: 1,
+    };
+    let store = Store::open(sim, "/data", cfg).unwrap();
+    let a = store.log("a").unwrap();
+    a.append(1, 1, b"one").unwrap();
+    // Opening b evicts a from the store's cache, but the caller holds it.
+    let b = store.log("b").unwrap();
+    b.append(1, 1, b"b").unwrap();
+    let a2 = store.log("a").unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&a, &a2),
+        "a second writer was opened on a"
+    );
+    a2.append(1, 2, b"two").unwrap();
+    assert_eq!(a.last_key(), Some(2));
+    // Once nobody holds it, it is really closed and reopened from disk.
+    drop((a, a2));
+    let _ = store.log("b").unwrap();
+    let a3 = store.log("a").unwrap();
+    assert_eq!(a3.iter_from(0).unwrap().count(), 2);
+}

@@ -135,6 +135,10 @@ impl Log {
     /// Opens the log in `dir`, creating it if missing. Only the tail of the
     /// last segment is read: a torn or corrupt tail is cut off (see
     /// [`Log::recovery`]).
+    ///
+    /// Open a directory at most once at a time: a second `Log` on the same
+    /// files would be a second writer. A [`crate::storage::Store`] ensures
+    /// this (and locks its data directory against other processes).
     pub fn open(io: Arc<dyn Io>, dir: impl Into<PathBuf>, cfg: LogConfig) -> Result<Log> {
         Self::open_in(io, dir.into(), None, cfg)
     }

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::io::{DirLock, Io, lock_holder};
 use super::log::Log;
@@ -26,6 +26,10 @@ struct Cache {
     logs: HashMap<String, (Arc<Log>, u64)>,
     order: BTreeMap<u64, String>,
     clock: u64,
+    /// Logs evicted from `logs` while a caller still held them: asking for
+    /// one again must return that same instance, never open a second
+    /// writer on its files.
+    evicted: HashMap<String, Weak<Log>>,
 }
 
 /// A data directory of named logs.
@@ -88,6 +92,7 @@ impl Store {
                 logs: HashMap::new(),
                 order: BTreeMap::new(),
                 clock: 0,
+                evicted: HashMap::new(),
             }),
             _lock: lock,
         })
@@ -125,12 +130,16 @@ impl Store {
             c.order.insert(now, name.to_string());
             return Ok(log);
         }
-        let log = Arc::new(Log::open_in(
-            self.io.clone(),
-            self.log_dir(name),
-            Some(self.root.clone()),
-            cfg,
-        )?);
+        let held = c.evicted.remove(name).and_then(|w| w.upgrade());
+        let log = match held {
+            Some(log) => log,
+            None => Arc::new(Log::open_in(
+                self.io.clone(),
+                self.log_dir(name),
+                Some(self.root.clone()),
+                cfg,
+            )?),
+        };
         c.logs.insert(name.to_string(), (log.clone(), now));
         c.order.insert(now, name.to_string());
         while c.logs.len() > self.cfg.max_open_logs.max(1) {
@@ -139,7 +148,14 @@ impl Store {
             };
             // Dropping the store's handle closes the log once no one else
             // holds it (Log's Drop syncs as its policy requires).
-            c.logs.remove(&victim);
+            if let Some((log, _)) = c.logs.remove(&victim) {
+                if Arc::strong_count(&log) > 1 {
+                    c.evicted.insert(victim, Arc::downgrade(&log));
+                }
+            }
+        }
+        if c.evicted.len() > self.cfg.max_open_logs.max(1) {
+            c.evicted.retain(|_, w| w.strong_count() > 0);
         }
         Ok(log)
     }
@@ -163,7 +179,8 @@ impl Store {
         Ok(names)
     }
 
-    /// Deletes a log and its files.
+    /// Deletes a log and its files. Handles to it that callers still hold
+    /// must not be used afterwards: their appends would go to deleted files.
     pub fn remove(&self, name: &str) -> Result<()> {
         check_name(name)?;
         {
@@ -171,6 +188,7 @@ impl Store {
             if let Some((_, used)) = c.logs.remove(name) {
                 c.order.remove(&used);
             }
+            c.evicted.remove(name);
         }
         let dir = self.log_dir(name);
         if !self.io.exists(&dir) {
