@@ -25,6 +25,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -43,6 +44,10 @@ const MAX_INFLIGHT: u32 = 1;
 
 /// The longest a leader waits for other appenders to join its round.
 const MAX_GATHER: Duration = Duration::from_micros(200);
+
+/// Bounds of how long a waiter yields before it sleeps (see `sync_to`).
+const MIN_SPIN: Duration = Duration::from_micros(50);
+const MAX_SPIN: Duration = Duration::from_micros(500);
 
 /// A leader never waits for more appends than this.
 const MAX_GATHER_APPENDS: u64 = 64;
@@ -69,10 +74,6 @@ struct DurState {
     released: u64,
     /// How long the last round's fdatasyncs took.
     last_sync: Duration,
-    /// A leader is waiting for appends to gather (see `lead`).
-    gathering: bool,
-    /// How many unsynced appends the gathering leader waits for.
-    gather_want: u64,
 }
 
 /// Counters a log reports.
@@ -94,9 +95,9 @@ pub(crate) struct Durability {
     policy: FsyncPolicy,
     state: Mutex<DurState>,
     cv: Condvar,
-    /// Wakes a gathering leader when an append arrives.
-    gather_cv: Condvar,
     stats: Mutex<SyncStats>,
+    /// Rounds completed: waiters watch it without taking the lock.
+    rounds: AtomicU64,
 }
 
 impl Durability {
@@ -121,8 +122,8 @@ impl Durability {
                 ..DurState::default()
             }),
             cv: Condvar::new(),
-            gather_cv: Condvar::new(),
             stats: Mutex::new(SyncStats::default()),
+            rounds: AtomicU64::new(0),
         })
     }
 
@@ -151,9 +152,6 @@ impl Durability {
     pub fn note_write(self: &Arc<Self>, seq: u64) {
         let mut st = self.lock();
         st.written = seq;
-        if st.gathering && st.written - st.synced >= st.gather_want {
-            self.gather_cv.notify_one();
-        }
         if self.policy == FsyncPolicy::EverySec && !st.queued {
             st.queued = true;
             drop(st);
@@ -207,6 +205,21 @@ impl Durability {
                 return Ok(());
             }
             if st.inflight_goal >= target || st.inflight >= max_inflight() {
+                // A round will end within about one fdatasync: wait for it
+                // yielding the CPU rather than asleep on the condvar, so
+                // that the waiters of a round resume side by side instead of
+                // one futex wake-up after another. Past that, sleep.
+                let spin = (st.last_sync * 2).clamp(MIN_SPIN, MAX_SPIN);
+                let seen = self.rounds.load(Ordering::Acquire);
+                drop(st);
+                let until = Instant::now() + spin;
+                while self.rounds.load(Ordering::Acquire) == seen && Instant::now() < until {
+                    std::thread::yield_now();
+                }
+                st = self.lock();
+                if self.rounds.load(Ordering::Acquire) != seen {
+                    continue;
+                }
                 st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
             } else {
                 st = self.lead(st);
@@ -229,8 +242,9 @@ impl Durability {
     ///
     /// Before it syncs, a leader may gather: when the last round released
     /// several waiters, they are about to append again (they were just
-    /// woken), so the leader waits until as many appends are unsynced, for
-    /// at most half an fdatasync, so that one fdatasync covers them all
+    /// released), so the leader waits, yielding the CPU to them, until as
+    /// many appends are unsynced, for at most half an fdatasync (and
+    /// `MAX_GATHER`), so that one fdatasync covers them all
     /// instead of the one or two that were quickest (as PostgreSQL's
     /// `commit_delay` does when `commit_siblings` are active). A lone
     /// appender never waits.
@@ -240,19 +254,15 @@ impl Durability {
         let want = st.released.min(MAX_GATHER_APPENDS);
         if want > 1 && st.inflight == 1 && st.written - st.synced < want {
             let deadline = Instant::now() + (st.last_sync / 2).min(MAX_GATHER);
-            st.gathering = true;
-            st.gather_want = want;
             while st.written - st.synced < want {
-                let now = Instant::now();
-                if now >= deadline {
+                if Instant::now() >= deadline {
                     break;
                 }
-                st = self
-                    .gather_cv
-                    .wait_timeout(st, deadline - now)
-                    .map_or_else(|e| e.into_inner().0, |r| r.0);
+                // The appenders are awake (see `sync_to`): yield to them.
+                drop(st);
+                std::thread::yield_now();
+                st = self.lock();
             }
-            st.gathering = false;
         }
         let goal = st.written;
         st.inflight_goal = st.inflight_goal.max(goal);
@@ -292,6 +302,7 @@ impl Durability {
         outcome: std::result::Result<(), String>,
     ) -> MutexGuard<'a, DurState> {
         st.inflight -= 1;
+        self.rounds.fetch_add(1, Ordering::Release);
         match outcome {
             Ok(()) => st.synced = st.synced.max(goal),
             Err(cause) => st.failed = Some(cause),
