@@ -153,5 +153,32 @@ impl StorageError {
     }
 }
 
+/// Errors of the engine layer. Their messages are Redis's error texts, so
+/// that the server can reply with them unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// An ID argument that does not parse.
+    #[error("ERR Invalid stream ID specified as stream command argument")]
+    InvalidId,
+    /// An XADD ID not above the stream's top ID.
+    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    IdTooSmall,
+    /// XADD with the ID 0-0.
+    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    IdZero,
+    /// XADD `*` on a stream whose top ID is the largest possible.
+    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    IdExhausted,
+    /// An exclusive range start past the largest ID.
+    #[error("ERR invalid start ID for the interval")]
+    InvalidStart,
+    /// An exclusive range end before the smallest ID.
+    #[error("ERR invalid end ID for the interval")]
+    InvalidEnd,
+    /// The storage layer failed.
+    #[error("ERR {0}")]
+    Storage(#[from] StorageError),
+}
+
 /// Result of the storage layer.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

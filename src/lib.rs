@@ -8,7 +8,7 @@
 //! ```text
 //! server   RESP2/RESP3 over tokio, one file per command     (to come)
 //!   |
-//! engine   keyspace, streams, consumer groups, lists, pub/sub (to come)
+//! engine   keyspace, streams, consumer groups, lists, pub/sub (begun: stream IDs)
 //!   |
 //! storage  segments, sparse index, records, fsync policies, group commit
 //! ```
@@ -34,8 +34,9 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod storage;
 
 pub use config::{FsyncPolicy, LogConfig, StoreConfig};
-pub use error::{Result, StorageError};
+pub use error::{EngineError, Result, StorageError};
