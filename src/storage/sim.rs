@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -26,10 +26,22 @@ use super::io::{DirLock, FileRef, Io, IoFile};
 
 #[derive(Default)]
 struct Disk {
+    /// Syncs hold it shared, a power cut exclusively, so that a cut sees
+    /// every sync either done or not begun: a real power cut is one instant.
+    instant: RwLock<()>,
     /// Bytes held by all volatile files (max of length and allocation).
     used: Mutex<u64>,
     capacity: Mutex<Option<u64>>,
     fail_syncs: AtomicU32,
+}
+
+impl Disk {
+    /// Consumes one injected fsync failure, if any is left.
+    fn take_sync_failure(&self) -> bool {
+        self.fail_syncs
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,16 +130,12 @@ impl IoFile for SimFile {
         Ok(())
     }
     fn sync_data(&self) -> io::Result<()> {
-        let fail = self
-            .disk
-            .fail_syncs
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if fail {
+        if self.disk.take_sync_failure() {
             return Err(io::Error::from_raw_os_error(
                 rustix::io::Errno::IO.raw_os_error(),
             ));
         }
+        let _instant = self.disk.instant.read().unwrap_or_else(|e| e.into_inner());
         let mut d = lock(&self.data);
         d.durable = d.volatile.clone();
         Ok(())
@@ -208,6 +216,7 @@ impl SimIo {
 
     /// The disk after a power cut: only what was made durable survives.
     pub fn power_cut(&self) -> Arc<SimIo> {
+        let _instant = self.disk.instant.write().unwrap_or_else(|e| e.into_inner());
         let st = lock(&self.state);
         let disk = Arc::new(Disk::default());
         let mut names = Names {
@@ -377,6 +386,7 @@ impl Io for SimIo {
         Ok(())
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let _instant = self.disk.instant.read().unwrap_or_else(|e| e.into_inner());
         let mut st = lock(&self.state);
         let State { volatile, durable } = &mut *st;
         durable.files.retain(|p, _| !parent_is(p, path));
@@ -403,6 +413,13 @@ impl Io for SimIo {
         Ok(())
     }
     fn sync_fs(&self, _path: &Path) -> io::Result<()> {
+        if self.disk.take_sync_failure() {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::IO.raw_os_error(),
+            ));
+        }
+        // One instant for the whole syncfs: names and data together.
+        let _instant = self.disk.instant.write().unwrap_or_else(|e| e.into_inner());
         let files: Vec<Arc<SimFile>> = {
             let mut st = lock(&self.state);
             st.durable.files = st.volatile.files.clone();
@@ -410,7 +427,8 @@ impl Io for SimIo {
             st.volatile.files.values().cloned().collect()
         };
         for f in files {
-            f.sync_data()?;
+            let mut d = lock(&f.data);
+            d.durable = d.volatile.clone();
         }
         Ok(())
     }
