@@ -89,10 +89,13 @@ pub fn encode_into(buf: &mut Vec<u8>, kind: u8, key: u128, payload: &[u8]) {
 
 /// Decodes the record at the start of `buf`, checking its CRC.
 pub fn decode_from(buf: &[u8], max_payload: usize) -> Result<RecordRef<'_>, DecodeError> {
-    let header = buf.get(..RECORD_HEADER_BYTES).ok_or(DecodeError::Short)?;
-    if header.iter().all(|&b| b == 0) {
+    // Zeros where a header would start are unwritten space, even when fewer
+    // than a header's worth remain before the end of the file.
+    let head = &buf[..buf.len().min(RECORD_HEADER_BYTES)];
+    if !head.is_empty() && head.iter().all(|&b| b == 0) {
         return Err(DecodeError::End);
     }
+    let header = buf.get(..RECORD_HEADER_BYTES).ok_or(DecodeError::Short)?;
     let len = LittleEndian::read_u32(&header[LEN_AT..]) as usize;
     let kind = header[KIND_AT];
     if kind == 0 || header[ATTR_AT] != 0 || len > max_payload {
@@ -159,6 +162,9 @@ mod tests {
     #[test]
     fn zeros_short_and_limits() {
         assert_eq!(decode_from(&[0u8; 40], 100), Err(DecodeError::End));
+        // A zero tail shorter than a header is unwritten space too.
+        assert_eq!(decode_from(&[0u8; 12], 100), Err(DecodeError::End));
+        assert_eq!(decode_from(&[], 100), Err(DecodeError::Short));
         assert_eq!(decode_from(&[1u8; 10], 100), Err(DecodeError::Short));
         let mut buf = Vec::new();
         encode_into(&mut buf, 1, 1, &[9u8; 50]);
