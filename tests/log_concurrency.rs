@@ -15,6 +15,8 @@ use common::{payload_for, small_cfg};
 #[test]
 fn readers_see_only_complete_records_while_the_writer_appends() {
     let tmp = tempfile::tempdir().unwrap();
+    // Small segments, so that readers often reach the end of the active
+    // segment just as it rolls.
     let mut cfg = small_cfg(FsyncPolicy::No);
     cfg.segment_bytes = 64 << 10;
     let log = Arc::new(Log::open(FsIo::shared(), tmp.path().join("log"), cfg).unwrap());

@@ -539,6 +539,7 @@ impl Log {
         let mut base = inner.floor_base(key).or_else(|| inner.next_base(None));
         while let Some(b) = base {
             let seg = inner.segment(b)?;
+            let searched = seg.len();
             if let Some(pos) = seg.seek_ge(key)? {
                 return Ok(Iter {
                     inner,
@@ -546,6 +547,11 @@ impl Log {
                 });
             }
             base = inner.next_base(Some(b));
+            if base.is_some() && seg.len() > searched {
+                // The segment grew while it was searched, then rolled: what
+                // it gained may hold the key. Search it again.
+                base = Some(b);
+            }
         }
         Ok(Iter { inner, cur: None })
     }
@@ -861,6 +867,12 @@ impl Iter {
         let Some(next) = self.inner.next_base(Some(c.seg.base)) else {
             return Ok(false);
         };
+        // A next segment exists, so this one is sealed and its final length
+        // was published before the roll; it may have grown since the view
+        // above was taken.
+        if c.seg.len() > c.pos {
+            return Ok(true);
+        }
         self.cur = Some(Cursor::new(
             self.inner.segment(next)?,
             SEGMENT_HEADER_BYTES,
