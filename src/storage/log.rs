@@ -538,7 +538,11 @@ impl Log {
         let inner = self.inner.clone();
         let mut base = inner.floor_base(key).or_else(|| inner.next_base(None));
         while let Some(b) = base {
-            let seg = inner.segment(b)?;
+            let Some(seg) = inner.segment(b)? else {
+                // Dropped by retention: the log now starts later.
+                base = inner.next_base(Some(b));
+                continue;
+            };
             let searched = seg.len();
             if let Some(pos) = seg.seek_ge(key)? {
                 return Ok(Iter {
@@ -561,7 +565,11 @@ impl Log {
         let inner = self.inner.clone();
         let mut base = inner.floor_base(key);
         while let Some(b) = base {
-            let seg = inner.segment(b)?;
+            // A segment dropped by retention meanwhile: nothing is left at
+            // or below `key`.
+            let Some(seg) = inner.segment(b)? else {
+                break;
+            };
             if let Some(pos) = seg.seek_le(key)? {
                 let chunk = seg.chunk_before(pos + 1)?;
                 return Ok(RevIter {
@@ -742,27 +750,30 @@ impl Inner {
     }
 
     /// The segment with this base, opening it if needed.
-    fn segment(&self, base: u128) -> Result<Arc<Segment>> {
+    /// The segment with this base, opening it if needed; `None` when
+    /// retention dropped it meanwhile (it held only keys below the log's
+    /// new start).
+    fn segment(&self, base: u128) -> Result<Option<Arc<Segment>>> {
         let mut segs = lock(&self.segs);
         if let Some(a) = &segs.active {
             if a.base == base {
-                return Ok(a.clone());
+                return Ok(Some(a.clone()));
             }
         }
         segs.clock += 1;
         let now = segs.clock;
-        let slot = segs.sealed.get_mut(&base).ok_or(StorageError::Closed {
-            dir: self.dir.clone(),
-        })?;
+        let Some(slot) = segs.sealed.get_mut(&base) else {
+            return Ok(None);
+        };
         slot.used = now;
         if let Some(s) = &slot.open {
-            return Ok(s.clone());
+            return Ok(Some(s.clone()));
         }
         let seg = Segment::open_sealed(self.io.as_ref(), &self.dir, base, self.params)?;
         slot.open = Some(seg.clone());
         segs.open_count += 1;
         self.evict(&mut segs);
-        Ok(seg)
+        Ok(Some(seg))
     }
 
     /// Closes least recently used sealed segments beyond the limit. Readers
@@ -820,7 +831,9 @@ impl Inner {
 }
 
 /// Forward iterator over records. Records appended while it runs are seen
-/// if it has not yet passed the end.
+/// if it has not yet passed the end. If retention drops segments ahead of
+/// it, it goes on at the log's new start (it finishes a segment it is
+/// already in: the mapping stays valid).
 pub struct Iter {
     inner: Arc<Inner>,
     cur: Option<Cursor>,
@@ -873,11 +886,18 @@ impl Iter {
         if c.seg.len() > c.pos {
             return Ok(true);
         }
-        self.cur = Some(Cursor::new(
-            self.inner.segment(next)?,
-            SEGMENT_HEADER_BYTES,
-        )?);
-        Ok(true)
+        let mut next = Some(next);
+        while let Some(base) = next {
+            match self.inner.segment(base)? {
+                Some(seg) => {
+                    self.cur = Some(Cursor::new(seg, SEGMENT_HEADER_BYTES)?);
+                    return Ok(true);
+                }
+                // Dropped by retention meanwhile: go on to the next one.
+                None => next = self.inner.next_base(Some(base)),
+            }
+        }
+        Ok(false)
     }
 
     /// Calls `f` on each record in place, without creating a `Record` (no
@@ -976,14 +996,18 @@ impl Iterator for RevIter {
                 self.seg = None;
                 return None;
             };
-            match self
-                .inner
-                .segment(prev)
-                .and_then(|s| s.chunk_before(s.len()).map(|c| (s, c)))
-            {
-                Ok((s, c)) => {
+            match self.inner.segment(prev).and_then(|s| match s {
+                Some(s) => s.chunk_before(s.len()).map(|c| Some((s, c))),
+                None => Ok(None),
+            }) {
+                Ok(Some((s, c))) => {
                     self.seg = Some(s);
                     self.chunk = c;
+                }
+                // Dropped by retention meanwhile: the log starts after it.
+                Ok(None) => {
+                    self.seg = None;
+                    return None;
                 }
                 Err(e) => {
                     self.failed = true;
