@@ -473,10 +473,11 @@ impl Log {
                 return Err(e);
             }
         };
-        inner
-            .io
-            .sync_dir(&inner.dir)
-            .map_err(io_err("fsync", &inner.dir))?;
+        if let Err(e) = inner.io.sync_dir(&inner.dir) {
+            drop((seg, file));
+            let _ = remove_segment_files(inner.io.as_ref(), &inner.dir, base);
+            return Err(StorageError::io("fsync", &inner.dir, e));
+        }
         let old = w.active.replace(Active {
             seg: seg.clone(),
             file: file.clone(),
