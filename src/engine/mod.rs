@@ -2,4 +2,5 @@
 //! synchronous and knows nothing of RESP; it stores each stream in a
 //! [`crate::storage::Log`].
 
+pub mod glob;
 pub mod id;
