@@ -64,8 +64,14 @@ impl Store {
     /// Fails with [`StorageError::Locked`] when another process holds it.
     pub fn open(io: Arc<dyn Io>, root: impl Into<PathBuf>, cfg: StoreConfig) -> Result<Store> {
         let root = root.into();
-        io.create_dir_all(&root)
-            .map_err(|e| StorageError::io("mkdir", &root, e))?;
+        if !io.exists(&root) {
+            io.create_dir_all(&root)
+                .map_err(|e| StorageError::io("mkdir", &root, e))?;
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                io.sync_dir(parent)
+                    .map_err(|e| StorageError::io("fsync", parent, e))?;
+            }
+        }
         let lock_path = root.join(LOCK_FILE);
         let lock = io.lock(&lock_path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
