@@ -36,6 +36,7 @@
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod resp;
 pub mod storage;
 
 pub use config::{FsyncPolicy, LogConfig, StoreConfig};

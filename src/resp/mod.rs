@@ -1,0 +1,5 @@
+//! The Redis protocol (RESP2 and RESP3): frames, their encoding, and the
+//! incremental parser of client requests. Only the server uses this module.
+
+pub mod frame;
+pub mod parse;
