@@ -41,3 +41,15 @@ pub mod storage;
 
 pub use config::{FsyncPolicy, LogConfig, StoreConfig};
 pub use error::{EngineError, Result, StorageError};
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// Decodes lower-case hex, as the recorded fixtures store bytes.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("fixture hex"))
+            .collect()
+    }
+}

@@ -247,12 +247,7 @@ mod redis_diff {
             Ok(path) => std::fs::read_to_string(path).unwrap(),
             Err(_) => CASES.to_string(),
         };
-        let hex = |s: &str| -> Vec<u8> {
-            (0..s.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-                .collect()
-        };
+        let hex = crate::testutil::hex;
         let mut wrong = Vec::new();
         let mut n = 0;
         for line in text.lines() {

@@ -425,12 +425,7 @@ mod tests {
 
     #[test]
     fn inline_splitting_matches_redis() {
-        let hex = |s: &str| -> Vec<u8> {
-            (0..s.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-                .collect()
-        };
+        let hex = crate::testutil::hex;
         let mut n = 0;
         for l in INLINE_CASES.lines() {
             let f: Vec<&str> = l.split('\t').collect();
