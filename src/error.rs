@@ -175,9 +175,82 @@ pub enum EngineError {
     /// An exclusive range end before the smallest ID.
     #[error("ERR invalid end ID for the interval")]
     InvalidEnd,
+    /// An operation on a key that holds another type.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// The key does not exist.
+    #[error("ERR no such key")]
+    NoSuchKey,
+    /// A database number beyond `databases`.
+    #[error("ERR DB index is out of range")]
+    DbIndex,
+    /// MOVE to the key's own database.
+    #[error("ERR source and destination objects are the same")]
+    SameObject,
+    /// XSETID below the stream's last entry.
+    #[error("ERR The ID specified in XSETID is smaller than the target stream top item")]
+    SetIdTooSmall,
+    /// XSETID with ENTRIESADDED below the stream's length.
+    #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
+    SetIdAddedTooSmall,
+    /// XSETID with MAXDELETEDID above the new top ID.
+    #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
+    SetIdBelowMaxDeleted,
+    /// An XGROUP subcommand on a missing key.
+    #[error(
+        "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically."
+    )]
+    XGroupNoKey,
+    /// XGROUP CREATE of a group that exists.
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    /// A group that does not exist, in the wording of the command at hand.
+    #[error("NOGROUP {}", match .form {
+        NoGroupForm::ForKey => format!("No such consumer group '{}' for key name '{}'", .group, .key),
+        NoGroupForm::KeyOrGroup => format!("No such key '{}' or consumer group '{}'", .key, .group),
+        NoGroupForm::ReadGroup => format!("No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option", .key, .group),
+    })]
+    NoGroup {
+        /// The key (lossy UTF-8).
+        key: String,
+        /// The group (lossy UTF-8).
+        group: String,
+        /// Which wording.
+        form: NoGroupForm,
+    },
+    /// A produce with an expected last ID found another one. Not a Redis
+    /// error: the embedded API's optimistic-concurrency check.
+    #[error("CONFLICT expected last ID {expected}, the stream's is {actual}")]
+    Conflict {
+        /// What the caller expected (0-0: an empty, never written stream).
+        expected: crate::engine::id::StreamId,
+        /// The stream's actual last ID.
+        actual: crate::engine::id::StreamId,
+    },
+    /// Stored metadata that does not decode.
+    #[error(
+        "ERR corrupt stream metadata in {file} at key {key}; run `brook verify` on the data directory"
+    )]
+    CorruptMeta {
+        /// The log holding it.
+        file: std::path::PathBuf,
+        /// The record's key.
+        key: u128,
+    },
     /// The storage layer failed.
     #[error("ERR {0}")]
     Storage(#[from] StorageError),
+}
+
+/// The wordings of Redis's NOGROUP error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoGroupForm {
+    /// XGROUP and XINFO CONSUMERS: "No such consumer group 'g' for key name 'k'".
+    ForKey,
+    /// XACK, XPENDING, XCLAIM, XAUTOCLAIM: "No such key 'k' or consumer group 'g'".
+    KeyOrGroup,
+    /// XREADGROUP: "... in XREADGROUP with GROUP option".
+    ReadGroup,
 }
 
 /// Result of the storage layer.

@@ -1,6 +1,14 @@
 //! The engine layer: keyspace, streams, consumer groups (issue 3). It is
-//! synchronous and knows nothing of RESP; it stores each stream in a
-//! [`crate::storage::Log`].
+//! synchronous and knows nothing of RESP; it stores each stream in two
+//! [`crate::storage::Log`]s.
 
+pub mod codec;
+pub mod entry;
 pub mod glob;
+pub mod group;
+pub mod groups;
 pub mod id;
+pub mod keyspace;
+pub mod meta;
+pub mod notify;
+pub mod stream;

@@ -298,6 +298,31 @@ impl Log {
         Ok(Commit { dur, seq })
     }
 
+    /// Like [`Log::submit`], but the records start a new segment (unless
+    /// the active one holds no record yet). A layer that writes snapshots
+    /// uses it so that [`Log::retain_from`] the snapshot's key then drops
+    /// every older segment.
+    pub fn submit_in_new_segment(&self, entries: &[Entry<'_>]) -> Result<Commit> {
+        let seq = {
+            let mut w = lock(&self.writer);
+            let Some(first) = entries.first() else {
+                return Ok(Commit {
+                    dur: None,
+                    seq: w.seq,
+                });
+            };
+            if let (Some(a), Some(last)) = (&w.active, w.last_key) {
+                if a.written > SEGMENT_HEADER_BYTES && first.key > last {
+                    self.inner.dur.check_writable()?;
+                    self.roll(&mut w, first.key)?;
+                }
+            }
+            self.append_locked(&mut w, entries)?
+        };
+        let dur = (self.inner.cfg.fsync == FsyncPolicy::Always).then(|| self.inner.dur.clone());
+        Ok(Commit { dur, seq })
+    }
+
     /// Makes every append so far durable, whatever the policy.
     pub fn sync(&self) -> Result<()> {
         let (written, _) = self.inner.dur.positions();
