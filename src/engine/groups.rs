@@ -302,9 +302,9 @@ impl Stream {
         let md = st.meta.max_deleted;
         if md == StreamId::MIN || md < first {
             if id < first {
-                return Some(added - st.length);
+                return Some(added.saturating_sub(st.length));
             } else if id == first {
-                return Some(added - st.length + 1);
+                return Some(added.saturating_sub(st.length) + 1);
             }
         }
         None

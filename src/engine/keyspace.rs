@@ -479,7 +479,7 @@ fn apply_catalog(
         let db = r.len(ks.dbs.len().saturating_sub(1))?;
         let kind = KeyType::from_code(r.u64()?)?;
         let key = r.bytes()?;
-        ks.next_sid = ks.next_sid.max(sid + 1);
+        ks.next_sid = ks.next_sid.max(sid.saturating_add(1));
         by_sid.insert(sid, (db, key.clone()));
         ks.insert(
             db,

@@ -546,12 +546,12 @@ impl Stream {
                 break;
             }
             let whole = match t.strategy {
-                TrimStrategy::MaxLen(n) => st.length - valid >= n,
+                TrimStrategy::MaxLen(n) => st.length.saturating_sub(valid) >= n,
                 TrimStrategy::MinId(min) => node_last < min,
             };
             let is_tail = st.tail.as_ref().is_some_and(|tn| tn.start == start_id);
             if whole {
-                st.length -= valid;
+                st.length = st.length.saturating_sub(valid);
                 removed += valid;
                 new_first = Some(node_last.key() + 1);
                 if is_tail {
@@ -571,7 +571,7 @@ impl Stream {
                     break;
                 }
                 if live {
-                    st.length -= 1;
+                    st.length = st.length.saturating_sub(1);
                     removed += 1;
                     new_first = Some(id.key() + 1);
                     if is_tail {
@@ -648,7 +648,7 @@ impl Stream {
             },
             &mut commits,
         )?;
-        st.length -= n;
+        st.length = st.length.saturating_sub(n);
         if let Some(tn) = st.tail.as_mut() {
             tn.valid -= tail_hits.min(tn.valid);
             tn.deleted += tail_hits;
