@@ -227,11 +227,10 @@ pub enum EngineError {
         /// The stream's actual last ID.
         actual: crate::engine::id::StreamId,
     },
-    /// Stored metadata that does not decode.
-    #[error(
-        "ERR corrupt stream metadata in {file} at key {key}; run `brook verify` on the data directory"
-    )]
-    CorruptMeta {
+    /// A stored entry, journal op or catalog record that does not decode.
+    /// It is reported, never served.
+    #[error("ERR corrupt record in {file} at key {key}; run `brook verify` on the data directory")]
+    Corrupt {
         /// The log holding it.
         file: std::path::PathBuf,
         /// The record's key.

@@ -304,7 +304,7 @@ impl Stream {
             if id < first {
                 return Some(added.saturating_sub(st.length));
             } else if id == first {
-                return Some(added.saturating_sub(st.length) + 1);
+                return Some(added.saturating_sub(st.length).saturating_add(1));
             }
         }
         None
@@ -368,7 +368,9 @@ impl Stream {
                 for e in entries {
                     if e.id > c.last_id {
                         c.entries_read = match c.entries_read {
-                            Some(n) if !Self::tombstones_after(&st, e.id) => Some(n + 1),
+                            Some(n) if !Self::tombstones_after(&st, e.id) => {
+                                Some(n.saturating_add(1))
+                            }
                             _ if Stream::entries_added_of(&st) > 0 => {
                                 Self::estimate_read(&st, e.id)
                             }
@@ -386,29 +388,24 @@ impl Stream {
                 }
             }
             GroupRead::Pending(after) => {
-                let pending: Vec<StreamId> = g
-                    .consumers
-                    .get(consumer)
-                    .map(|c| {
-                        c.pending
-                            .range(after.next().unwrap_or(StreamId::MAX)..)
-                            .take(max.unwrap_or(usize::MAX))
-                            .copied()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if after == StreamId::MAX {
-                    // Nothing is after the largest ID.
-                } else {
-                    for id in pending {
-                        match self.fetch(&st, id)? {
-                            Some(e) => {
-                                let n = g.pel.get(&id).map_or(0, |p| p.deliveries);
-                                upserts.push((id, now_ms, n + 1));
-                                out.push((id, Some(e.fields)));
-                            }
-                            None => out.push((id, None)),
+                // Nothing is after the largest ID.
+                let pending: Vec<StreamId> = match (after.next(), g.consumers.get(consumer)) {
+                    (Some(from), Some(c)) => c
+                        .pending
+                        .range(from..)
+                        .take(max.unwrap_or(usize::MAX))
+                        .copied()
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for id in pending {
+                    match self.fetch(&st, id)? {
+                        Some(e) => {
+                            let n = g.pel.get(&id).map_or(0, |p| p.deliveries);
+                            upserts.push((id, now_ms, n.saturating_add(1)));
+                            out.push((id, Some(e.fields)));
                         }
+                        None => out.push((id, None)),
                     }
                 }
             }
@@ -567,7 +564,7 @@ impl Stream {
             };
             let n = match opts.retry_count {
                 Some(r) => r,
-                None if !opts.just_id => deliveries + 1,
+                None if !opts.just_id => deliveries.saturating_add(1),
                 None => deliveries,
             };
             upserts.push((id, delivery, n));

@@ -179,7 +179,7 @@ impl Engine {
         for rec in recs.into_iter().rev() {
             let key = rec.key;
             apply_catalog(&mut ks, &mut by_sid, rec.kind, rec.payload).map_err(|_| {
-                EngineError::CorruptMeta {
+                EngineError::Corrupt {
                     file: catalog.dir().to_path_buf(),
                     key,
                 }
@@ -235,7 +235,7 @@ impl Engine {
         kind: u8,
         payload: &[u8],
     ) -> Result<(), EngineError> {
-        let key = ks.catalog_key + 1;
+        let key = ks.catalog_key.saturating_add(1);
         self.catalog.append(kind, key, payload)?;
         ks.catalog_key = key;
         ks.since_snapshot += 1;
@@ -252,7 +252,7 @@ impl Engine {
                     codec::put_bytes(&mut b, k);
                 }
             }
-            let key = ks.catalog_key + 1;
+            let key = ks.catalog_key.saturating_add(1);
             self.catalog
                 .submit_in_new_segment(&[Entry {
                     kind: CAT_SNAPSHOT,
@@ -311,7 +311,7 @@ impl Engine {
                     codec::put_u64(&mut b, KeyType::Stream.code());
                     codec::put_bytes(&mut b, key);
                     self.write_catalog(&mut ks, CAT_PUT, &b)?;
-                    ks.next_sid = sid + 1;
+                    ks.next_sid = sid.saturating_add(1);
                     let slot = Arc::new(Slot {
                         sid,
                         kind: KeyType::Stream,

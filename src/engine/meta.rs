@@ -144,20 +144,12 @@ impl Meta {
                     self.max_deleted = self.max_deleted.max(id);
                     self.deleted.insert(id);
                 }
-                self.set_first(first);
-                if removed_node.is_some() {
-                    self.removed_node = removed_node;
-                }
+                self.cut(first, removed_node);
             }
             Op::Trim {
                 first,
                 removed_node,
-            } => {
-                self.set_first(first);
-                if removed_node.is_some() {
-                    self.removed_node = removed_node;
-                }
-            }
+            } => self.cut(first, removed_node),
             Op::SetId {
                 last,
                 added_adjust,
@@ -207,6 +199,15 @@ impl Meta {
                     }
                 }
             }
+        }
+    }
+
+    /// What XDEL and trims share: a new logical start, and maybe a freed
+    /// tail node.
+    fn cut(&mut self, first: u128, removed_node: Option<StreamId>) {
+        self.set_first(first);
+        if removed_node.is_some() {
+            self.removed_node = removed_node;
         }
     }
 

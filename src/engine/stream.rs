@@ -111,7 +111,7 @@ pub struct Stream {
 const JOURNAL_SLACK_BYTES: u64 = 64 << 10;
 
 fn corrupt(log: &Log, key: u128) -> EngineError {
-    EngineError::CorruptMeta {
+    EngineError::Corrupt {
         file: PathBuf::from(log.dir()),
         key,
     }
@@ -302,7 +302,7 @@ impl Stream {
         let dep = Self::dep(st);
         let mut buf = std::mem::take(&mut st.buf);
         let kind = op.encode_into(&mut buf, dep);
-        let key = st.journal_key + 1;
+        let key = st.journal_key.saturating_add(1);
         let res = self.journal.submit(&[Entry {
             kind,
             key,
@@ -326,7 +326,7 @@ impl Stream {
         let dep = Self::dep(st);
         let mut buf = std::mem::take(&mut st.buf);
         let kind = meta::snapshot_into(&mut buf, dep, &st.meta);
-        let key = st.journal_key + 1;
+        let key = st.journal_key.saturating_add(1);
         let res = self.journal.submit_in_new_segment(&[Entry {
             kind,
             key,
@@ -422,7 +422,7 @@ impl Stream {
             .tail
             .as_ref()
             .is_none_or(|t| t.is_full(fields, limits.max_entries, limits.max_bytes));
-        let ordinal = st.appended + 1;
+        let ordinal = st.appended.saturating_add(1);
         let mut buf = std::mem::take(&mut st.buf);
         let shared = if st.shared_run < MAX_SHARED_RUN {
             st.shared.as_deref()
@@ -456,10 +456,6 @@ impl Stream {
         }
         if was_empty {
             st.meta.set_first(new_id.key());
-        }
-        if st.meta.setid_last > new_id {
-            // Unreachable: new_id > top >= setid_last.
-            return Err(EngineError::IdTooSmall);
         }
         if let Some(t) = trim {
             self.trim_locked(&mut st, t, limits, &mut commits)?;
@@ -553,7 +549,7 @@ impl Stream {
             if whole {
                 st.length = st.length.saturating_sub(valid);
                 removed += valid;
-                new_first = Some(node_last.key() + 1);
+                new_first = Some(node_last.key().saturating_add(1));
                 if is_tail {
                     removed_node = Some(start_id);
                 }
@@ -573,7 +569,7 @@ impl Stream {
                 if live {
                     st.length = st.length.saturating_sub(1);
                     removed += 1;
-                    new_first = Some(id.key() + 1);
+                    new_first = Some(id.key().saturating_add(1));
                     if is_tail {
                         tail_marked += 1;
                     }
@@ -736,36 +732,37 @@ impl Stream {
             return Ok(out);
         }
         let from = start.key().max(st.meta.first);
-        // The field names of a shared record are in an earlier record:
-        // step back to the nearest one that spells them.
-        let mut shared = None;
-        let mut begin = from;
         let mut it = self.entries.iter_from(from)?;
         let Some(first) = it.next().transpose()? else {
             return Ok(out);
         };
+        // A shared record's field names are in the nearest earlier record
+        // that spells them: read just that one.
+        let mut shared = None;
         if first.kind & entry::FLAG_SAME_FIELDS != 0 {
-            for rec in self.entries.iter_back_from(first.key)? {
+            for rec in self.entries.iter_back_from(first.key.saturating_sub(1))? {
                 let rec = rec?;
-                begin = rec.key;
                 if rec.kind & entry::FLAG_SAME_FIELDS == 0 {
+                    shared = decode_entry(&self.entries, &rec)?.names;
                     break;
                 }
             }
-            it = self.entries.iter_from(begin)?;
-        } else {
-            it = self.entries.iter_from(first.key)?;
         }
-        for rec in it {
+        for rec in std::iter::once(Ok(first)).chain(it) {
             let rec = rec?;
             let id = StreamId::from_key(rec.key);
             if id > end {
                 break;
             }
+            let live = self.is_live(st, id);
+            if !live && rec.kind & entry::FLAG_SAME_FIELDS != 0 {
+                // Deleted, and it changes no shared names: not decoded.
+                continue;
+            }
             let d = decode_entry(&self.entries, &rec)?;
             let e =
                 entry::resolve(id, d, &mut shared).map_err(|_| corrupt(&self.entries, rec.key))?;
-            if rec.key < from || !self.is_live(st, id) {
+            if !live {
                 continue;
             }
             out.push(e);
