@@ -38,6 +38,7 @@ enum Op {
     Claim(u8, u8, Vec<(u64, u64)>),
     AutoClaim(u8, u8, u64, u64),
     Tick,
+    Retain(u64),
     Reopen,
 }
 
@@ -61,6 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..2, 0u8..3, prop::collection::vec(id, 1..4)).prop_map(|(g, c, ids)| Op::Claim(g, c, ids)),
         1 => (0u8..2, 0u8..3, 0u64..40, 1u64..4).prop_map(|(g, c, s, n)| Op::AutoClaim(g, c, s, n)),
         1 => Just(Op::Tick),
+        1 => (0u64..16384).prop_map(Op::Retain),
         1 => Just(Op::Reopen),
     ]
 }
@@ -95,7 +97,8 @@ fn fields(nf: u8, v: u8) -> Fields {
         .map(|i| {
             (
                 Bytes::from(format!("f{i}")),
-                Bytes::from(format!("{v}-{i}")),
+                // Long enough that 4 KiB segments roll every ~20 entries.
+                Bytes::from(format!("{v}-{i}-{:0>120}", v)),
             )
         })
         .collect()
@@ -430,6 +433,22 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 );
             }
             Op::Tick => now += 1,
+            Op::Retain(max_bytes) => {
+                // Whole segments go: the engine picks the new first entry;
+                // everything below it, and nothing else, must be gone.
+                let (got, c) = s
+                    .apply_retention(None, Some(max_bytes), now, e.node_limits())
+                    .unwrap();
+                wait_all(c).unwrap();
+                let info = s.info();
+                let before = m.entries.len();
+                if info.length == 0 {
+                    m.entries.clear();
+                } else {
+                    m.entries = m.entries.split_off(&info.recorded_first_entry_id);
+                }
+                prop_assert_eq!(got, (before - m.entries.len()) as u64);
+            }
             Op::Reopen => {
                 drop(s);
                 drop(e);

@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 use super::codec::{self, Malformed, Reader};
 use super::glob::glob_match;
+use super::settings::StreamSettings;
 use super::stream::{NodeLimits, Stream};
 use crate::config::{FsyncPolicy, LogConfig, StoreConfig};
 use crate::error::EngineError;
@@ -60,6 +61,9 @@ pub struct EngineConfig {
     pub databases: usize,
     /// Redis's stream node limits, which `~` trimming follows.
     pub node_limits: NodeLimits,
+    /// Defaults of the per-stream settings; `fsync` and `segment_bytes`
+    /// left `None` take `store.log`'s.
+    pub stream_defaults: StreamSettings,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +72,7 @@ impl Default for EngineConfig {
             store: StoreConfig::default(),
             databases: 16,
             node_limits: NodeLimits::default(),
+            stream_defaults: StreamSettings::default(),
         }
     }
 }
@@ -75,7 +80,19 @@ impl Default for EngineConfig {
 struct Slot {
     sid: u64,
     kind: KeyType,
+    settings: Mutex<StreamSettings>,
     stream: Mutex<Option<Arc<Stream>>>,
+}
+
+impl Slot {
+    fn new(sid: u64, kind: KeyType, settings: StreamSettings) -> Arc<Slot> {
+        Arc::new(Slot {
+            sid,
+            kind,
+            settings: Mutex::new(settings),
+            stream: Mutex::new(None),
+        })
+    }
 }
 
 struct Keyspace {
@@ -93,6 +110,9 @@ pub struct Engine {
     catalog: Arc<Log>,
     ks: Mutex<Keyspace>,
     limits: Mutex<NodeLimits>,
+    /// The store's log settings and the per-stream defaults.
+    base_log: LogConfig,
+    defaults: StreamSettings,
     /// Wake-ups for blocked readers.
     pub watches: super::notify::Watches,
 }
@@ -103,6 +123,7 @@ const CAT_PUT: u8 = 2;
 const CAT_DEL: u8 = 3;
 const CAT_SETDB: u8 = 4;
 const CAT_SWAP: u8 = 5;
+const CAT_SETTINGS: u8 = 6;
 
 fn log_name(sid: u64) -> String {
     format!("x{sid:016x}")
@@ -202,6 +223,8 @@ impl Engine {
             catalog,
             ks: Mutex::new(ks),
             limits: Mutex::new(cfg.node_limits),
+            base_log: cfg.store.log.clone(),
+            defaults: cfg.stream_defaults,
             watches: Default::default(),
         })
     }
@@ -250,6 +273,7 @@ impl Engine {
                     codec::put_u64(&mut b, db as u64);
                     codec::put_u64(&mut b, slot.kind.code());
                     codec::put_bytes(&mut b, k);
+                    lock(&slot.settings).encode_into(&mut b);
                 }
             }
             let key = ks.catalog_key.saturating_add(1);
@@ -273,8 +297,13 @@ impl Engine {
             return Ok(st.clone());
         }
         let name = log_name(slot.sid);
-        let entries = self.store.log(&name)?;
-        let journal = self.store.log(&format!("{name}.m"))?;
+        let (entries_cfg, journal_cfg) = self.log_configs(*lock(&slot.settings));
+        let entries = self.store.log_with(&name, entries_cfg.clone())?;
+        let journal = self.store.log_with(&format!("{name}.m"), journal_cfg)?;
+        // Handles still held from before a change of settings.
+        entries.set_policy(entries_cfg.fsync);
+        entries.set_segment_bytes(entries_cfg.segment_bytes);
+        journal.set_policy(entries_cfg.fsync);
         let st = Arc::new(Stream::open(entries, journal)?);
         *s = Some(st.clone());
         Ok(st)
@@ -295,34 +324,125 @@ impl Engine {
         self.open_stream(&slot).map(Some)
     }
 
+    /// The configs of a stream's entries log and journal.
+    fn log_configs(&self, own: StreamSettings) -> (LogConfig, LogConfig) {
+        let entries = own.or(self.defaults).log_config(&self.base_log);
+        let journal = LogConfig {
+            fsync: entries.fsync,
+            ..self.base_log.clone()
+        };
+        (entries, journal)
+    }
+
+    /// The stream slot at `key`, created if missing.
+    fn stream_slot(&self, db: usize, key: &[u8]) -> Result<Arc<Slot>, EngineError> {
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        match ks.dbs[db].get(key) {
+            Some(s) if s.kind != KeyType::Stream => Err(EngineError::WrongType),
+            Some(s) => Ok(s.clone()),
+            None => {
+                let sid = ks.next_sid;
+                let mut b = Vec::new();
+                codec::put_u64(&mut b, sid);
+                codec::put_u64(&mut b, db as u64);
+                codec::put_u64(&mut b, KeyType::Stream.code());
+                codec::put_bytes(&mut b, key);
+                self.write_catalog(&mut ks, CAT_PUT, &b)?;
+                ks.next_sid = sid.saturating_add(1);
+                let slot = Slot::new(sid, KeyType::Stream, StreamSettings::default());
+                ks.insert(db, Bytes::copy_from_slice(key), slot.clone());
+                Ok(slot)
+            }
+        }
+    }
+
     /// The stream at `key`, created if missing.
     pub fn stream_or_create(&self, db: usize, key: &[u8]) -> Result<Arc<Stream>, EngineError> {
-        let slot = {
-            let mut ks = lock(&self.ks);
-            self.check_db(&ks, db)?;
-            match ks.dbs[db].get(key) {
-                Some(s) if s.kind != KeyType::Stream => return Err(EngineError::WrongType),
-                Some(s) => s.clone(),
-                None => {
-                    let sid = ks.next_sid;
-                    let mut b = Vec::new();
-                    codec::put_u64(&mut b, sid);
-                    codec::put_u64(&mut b, db as u64);
-                    codec::put_u64(&mut b, KeyType::Stream.code());
-                    codec::put_bytes(&mut b, key);
-                    self.write_catalog(&mut ks, CAT_PUT, &b)?;
-                    ks.next_sid = sid.saturating_add(1);
-                    let slot = Arc::new(Slot {
-                        sid,
-                        kind: KeyType::Stream,
-                        stream: Mutex::new(None),
-                    });
-                    ks.insert(db, Bytes::copy_from_slice(key), slot.clone());
-                    slot
-                }
-            }
-        };
+        let slot = self.stream_slot(db, key)?;
         self.open_stream(&slot)
+    }
+
+    /// The stream's own settings (`None` fields take the defaults), or
+    /// `None` when the key does not exist.
+    pub fn stream_settings(
+        &self,
+        db: usize,
+        key: &[u8],
+    ) -> Result<Option<StreamSettings>, EngineError> {
+        let ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        match ks.dbs[db].get(key) {
+            None => Ok(None),
+            Some(s) if s.kind != KeyType::Stream => Err(EngineError::WrongType),
+            Some(s) => Ok(Some(*lock(&s.settings))),
+        }
+    }
+
+    /// The settings in force for a stream: its own over the defaults.
+    pub fn effective_settings(&self, own: StreamSettings) -> StreamSettings {
+        let log = own.or(self.defaults).log_config(&self.base_log);
+        StreamSettings {
+            fsync: Some(log.fsync),
+            segment_bytes: Some(log.segment_bytes),
+            ..own.or(self.defaults)
+        }
+    }
+
+    /// Replaces a stream's own settings, creating the stream (empty) if
+    /// missing, as a Kafka topic is created with its configs. They are
+    /// persisted in the catalog and take effect at once: the fsync policy
+    /// for the next append, the segment size at the next roll, retention
+    /// at the next [`Engine::enforce_retention`].
+    pub fn set_stream_settings(
+        &self,
+        db: usize,
+        key: &[u8],
+        settings: StreamSettings,
+    ) -> Result<Arc<Stream>, EngineError> {
+        let slot = self.stream_slot(db, key)?;
+        {
+            let mut ks = lock(&self.ks);
+            let mut b = Vec::new();
+            codec::put_u64(&mut b, slot.sid);
+            settings.encode_into(&mut b);
+            self.write_catalog(&mut ks, CAT_SETTINGS, &b)?;
+            *lock(&slot.settings) = settings;
+        }
+        let (entries_cfg, _) = self.log_configs(settings);
+        let open = lock(&slot.stream).clone();
+        if let Some(st) = open {
+            st.set_log_settings(entries_cfg.fsync, entries_cfg.segment_bytes);
+            return Ok(st);
+        }
+        self.open_stream(&slot)
+    }
+
+    /// Applies retention (MAXAGE, MAXBYTES) to every stream that has it:
+    /// whole segments of entries past a limit are trimmed (an exact MINID
+    /// trim to the first segment kept) and removed. The server calls it
+    /// periodically, as Kafka checks retention every few minutes. Returns
+    /// the number of entries removed.
+    pub fn enforce_retention(&self, now_ms: u64) -> Result<u64, EngineError> {
+        let slots: Vec<(Arc<Slot>, StreamSettings)> = {
+            let ks = lock(&self.ks);
+            ks.dbs
+                .iter()
+                .flat_map(|d| d.values())
+                .filter(|s| s.kind == KeyType::Stream)
+                .map(|s| (s.clone(), lock(&s.settings).or(self.defaults)))
+                .filter(|(_, st)| st.has_retention())
+                .collect()
+        };
+        let limits = self.node_limits();
+        let mut removed = 0;
+        for (slot, set) in slots {
+            let st = self.open_stream(&slot)?;
+            let (n, commits) = st.apply_retention(set.max_age_ms, set.max_bytes, now_ms, limits)?;
+            super::stream::wait_all(commits)?;
+            removed += n;
+        }
+        Ok(removed)
     }
 
     /// DEL / UNLINK of one key; true when it existed.
@@ -474,22 +594,22 @@ fn apply_catalog(
 ) -> Result<(), Malformed> {
     let max = payload.len();
     let mut r = Reader::new(payload);
-    let put = |ks: &mut Keyspace, by_sid: &mut HashMap<u64, (usize, Bytes)>, r: &mut Reader| {
+    let put = |ks: &mut Keyspace,
+               by_sid: &mut HashMap<u64, (usize, Bytes)>,
+               r: &mut Reader,
+               with_settings: bool| {
         let sid = r.u64()?;
         let db = r.len(ks.dbs.len().saturating_sub(1))?;
         let kind = KeyType::from_code(r.u64()?)?;
         let key = r.bytes()?;
+        let settings = if with_settings {
+            StreamSettings::decode(r)?
+        } else {
+            StreamSettings::default()
+        };
         ks.next_sid = ks.next_sid.max(sid.saturating_add(1));
         by_sid.insert(sid, (db, key.clone()));
-        ks.insert(
-            db,
-            key,
-            Arc::new(Slot {
-                sid,
-                kind,
-                stream: Mutex::new(None),
-            }),
-        );
+        ks.insert(db, key, Slot::new(sid, kind, settings));
         Ok::<(), Malformed>(())
     };
     match kind {
@@ -504,10 +624,19 @@ fn apply_catalog(
             ks.next_sid = r.u64()?;
             let n = r.len(max)?;
             for _ in 0..n {
-                put(ks, by_sid, &mut r)?;
+                put(ks, by_sid, &mut r, true)?;
             }
         }
-        CAT_PUT => put(ks, by_sid, &mut r)?,
+        CAT_PUT => put(ks, by_sid, &mut r, false)?,
+        CAT_SETTINGS => {
+            let sid = r.u64()?;
+            let settings = StreamSettings::decode(&mut r)?;
+            if let Some((db, key)) = by_sid.get(&sid) {
+                if let Some(slot) = ks.dbs[*db].get(key) {
+                    *lock(&slot.settings) = settings;
+                }
+            }
+        }
         CAT_DEL => {
             let sid = r.u64()?;
             if let Some((db, key)) = by_sid.remove(&sid) {

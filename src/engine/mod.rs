@@ -12,4 +12,5 @@ pub mod id;
 pub mod keyspace;
 pub mod meta;
 pub mod notify;
+pub mod settings;
 pub mod stream;

@@ -598,8 +598,101 @@ impl Stream {
                 tn.deleted += tail_marked;
             }
         }
-        self.entries.retain_from(st.meta.first.min(Self::dep(st)))?;
+        let keep = self.retain_point(st)?;
+        self.entries.retain_from(keep)?;
         Ok(removed)
+    }
+
+    /// The key from which the entries log must be kept: the first live
+    /// entry's, or earlier, the record spelling the field names it shares
+    /// and the start of its node (for `~` trims to see whole nodes).
+    fn retain_point(&self, st: &State) -> Result<u128, EngineError> {
+        let from = st.meta.first.min(Self::dep(st));
+        let mut keep = from;
+        let (mut spelled, mut node) = (false, false);
+        // A node spans at most a few thousand records unless its limits
+        // are 0; beyond this many, only the names matter.
+        for (i, rec) in self.entries.iter_back_from(from)?.enumerate() {
+            let rec = rec?;
+            if i >= 4096 && spelled {
+                break;
+            }
+            keep = rec.key;
+            spelled |= rec.kind & entry::FLAG_SAME_FIELDS == 0;
+            node |= rec.kind & FLAG_NODE_START != 0;
+            if spelled && node {
+                break;
+            }
+        }
+        Ok(keep)
+    }
+
+    /// Retention: trims whole segments of entries older than `max_age_ms`
+    /// (by entry ID, against `now_ms`) or beyond `max_bytes` of segments,
+    /// oldest first. The active segment is never removed. Returns how many
+    /// entries were removed.
+    pub fn apply_retention(
+        &self,
+        max_age_ms: Option<u64>,
+        max_bytes: Option<u64>,
+        now_ms: u64,
+        limits: NodeLimits,
+    ) -> Result<(u64, Vec<Commit>), EngineError> {
+        let mut commits = Vec::new();
+        let mut st = self.lock();
+        let segs = self.entries.segments()?;
+        // Keep from the base of the first segment that must stay.
+        let mut keep_from = 0u128;
+        if let Some(age) = max_age_ms {
+            let cutoff = StreamId {
+                ms: now_ms.saturating_sub(age),
+                seq: 0,
+            }
+            .key();
+            // Segment i holds keys below segment i+1's base.
+            for next in segs.iter().skip(1) {
+                if next.0 <= cutoff {
+                    keep_from = keep_from.max(next.0);
+                }
+            }
+        }
+        if let Some(max) = max_bytes {
+            let mut total: u64 = segs.iter().map(|s| s.1).sum();
+            for w in segs.windows(2) {
+                if total <= max {
+                    break;
+                }
+                total -= w[0].1;
+                keep_from = keep_from.max(w[1].0);
+            }
+        }
+        if keep_from <= st.meta.first {
+            return Ok((0, commits));
+        }
+        let t = Trim {
+            strategy: TrimStrategy::MinId(StreamId::from_key(keep_from)),
+            approx: false,
+            limit: None,
+        };
+        let n = self.trim_locked(&mut st, t, limits, &mut commits)?;
+        Ok((n, commits))
+    }
+
+    /// Changes the fsync policy of both logs and the entries' segment size.
+    pub fn set_log_settings(&self, fsync: crate::config::FsyncPolicy, segment_bytes: u64) {
+        self.entries.set_policy(fsync);
+        self.entries.set_segment_bytes(segment_bytes);
+        self.journal.set_policy(fsync);
+    }
+
+    /// The fsync policy of the stream's logs.
+    pub fn policy(&self) -> crate::config::FsyncPolicy {
+        self.entries.policy()
+    }
+
+    /// Number of segments of the entries log.
+    pub fn segments(&self) -> Result<usize, EngineError> {
+        Ok(self.entries.segments()?.len())
     }
 
     /// XDEL; returns how many of `ids` existed and were deleted.

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -107,6 +108,8 @@ struct Inner {
     io: Arc<dyn Io>,
     cfg: LogConfig,
     params: SegmentParams,
+    /// `cfg.segment_bytes`, changeable while open.
+    segment_bytes: AtomicU64,
     segs: Mutex<Segs>,
     dur: Arc<Durability>,
 }
@@ -239,11 +242,13 @@ impl Log {
         }
         report.segments = sealed.len() + usize::from(active_seg.is_some());
         report.elapsed = started.elapsed();
+        let segment_bytes = cfg.segment_bytes;
         let inner = Arc::new(Inner {
             dir,
             io,
             cfg,
             params,
+            segment_bytes: AtomicU64::new(segment_bytes),
             segs: Mutex::new(Segs {
                 sealed,
                 active: active_seg,
@@ -271,7 +276,42 @@ impl Log {
 
     /// The log's fsync policy.
     pub fn policy(&self) -> FsyncPolicy {
-        self.inner.cfg.fsync
+        self.inner.dur.policy()
+    }
+
+    /// Changes the fsync policy of the open log. Appends submitted before
+    /// keep the promise they were made under.
+    pub fn set_policy(&self, policy: FsyncPolicy) {
+        self.inner.dur.set_policy(policy);
+    }
+
+    /// The size at which a segment rolls.
+    pub fn segment_bytes(&self) -> u64 {
+        self.inner.segment_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Changes the size at which segments roll (clamped as
+    /// [`LogConfig::segment_bytes`] says); the active segment rolls by it
+    /// from the next append.
+    pub fn set_segment_bytes(&self, bytes: u64) {
+        let b = bytes.clamp(4096, MAX_BATCH_BYTES);
+        self.inner.segment_bytes.store(b, Ordering::Relaxed);
+    }
+
+    /// Every segment, oldest first: its base (the first key it may hold;
+    /// it holds keys below the next segment's base) and its bytes.
+    pub fn segments(&self) -> Result<Vec<(u128, u64)>> {
+        let (bases, active) = {
+            let segs = lock(&self.inner.segs);
+            let bases: Vec<u128> = segs.sealed.keys().copied().collect();
+            (bases, segs.active.as_ref().map(|s| (s.base, s.len())))
+        };
+        let mut out = Vec::with_capacity(bases.len() + 1);
+        for b in bases {
+            out.push((b, self.inner.sealed_len(b)?));
+        }
+        out.extend(active);
+        Ok(out)
     }
 
     /// Appends one record and returns once it is durable as the log's
@@ -294,7 +334,7 @@ impl Log {
             let mut w = lock(&self.writer);
             self.append_locked(&mut w, entries)?
         };
-        let dur = (self.inner.cfg.fsync == FsyncPolicy::Always).then(|| self.inner.dur.clone());
+        let dur = (self.policy() == FsyncPolicy::Always).then(|| self.inner.dur.clone());
         Ok(Commit { dur, seq })
     }
 
@@ -319,7 +359,7 @@ impl Log {
             }
             self.append_locked(&mut w, entries)?
         };
-        let dur = (self.inner.cfg.fsync == FsyncPolicy::Always).then(|| self.inner.dur.clone());
+        let dur = (self.policy() == FsyncPolicy::Always).then(|| self.inner.dur.clone());
         Ok(Commit { dur, seq })
     }
 
@@ -367,7 +407,8 @@ impl Log {
         let needs_roll = match &w.active {
             None => true,
             Some(a) => {
-                a.written > SEGMENT_HEADER_BYTES && a.written + total > inner.cfg.segment_bytes
+                a.written > SEGMENT_HEADER_BYTES
+                    && a.written + total > inner.segment_bytes.load(Ordering::Relaxed)
             }
         };
         if needs_roll {
@@ -407,7 +448,7 @@ impl Log {
                 .allocated
                 .clamp(inner.cfg.prealloc_min_bytes, inner.cfg.prealloc_max_bytes);
             let want = pos.max(a.allocated + chunk);
-            let want = want.min(inner.cfg.segment_bytes.max(pos));
+            let want = want.min(inner.segment_bytes.load(Ordering::Relaxed).max(pos));
             a.file
                 .allocate(want)
                 .map_err(io_err("fallocate", &a.seg.path))?;
@@ -714,7 +755,7 @@ impl Log {
     }
 
     fn close_ref(&self) -> Result<()> {
-        if self.inner.cfg.fsync != FsyncPolicy::No {
+        if self.policy() != FsyncPolicy::No {
             self.sync()?;
         }
         Ok(())

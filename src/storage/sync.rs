@@ -25,7 +25,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -85,6 +85,14 @@ pub struct SyncStats {
     pub last_sync_micros: u64,
 }
 
+fn policy_code(p: FsyncPolicy) -> u8 {
+    match p {
+        FsyncPolicy::Always => 0,
+        FsyncPolicy::EverySec => 1,
+        FsyncPolicy::No => 2,
+    }
+}
+
 /// Durability state of one log.
 pub(crate) struct Durability {
     pub dir: PathBuf,
@@ -92,7 +100,8 @@ pub(crate) struct Durability {
     /// on its own.
     pub fs_root: Option<PathBuf>,
     io: Arc<dyn Io>,
-    policy: FsyncPolicy,
+    /// The policy's code (see [`policy_code`]); changeable while open.
+    policy: AtomicU8,
     state: Mutex<DurState>,
     cv: Condvar,
     stats: Mutex<SyncStats>,
@@ -113,7 +122,7 @@ impl Durability {
             dir,
             fs_root,
             io,
-            policy,
+            policy: AtomicU8::new(policy_code(policy)),
             state: Mutex::new(DurState {
                 written,
                 synced: written,
@@ -140,6 +149,29 @@ impl Durability {
         }
     }
 
+    /// The policy now.
+    pub fn policy(&self) -> FsyncPolicy {
+        match self.policy.load(Ordering::Acquire) {
+            0 => FsyncPolicy::Always,
+            1 => FsyncPolicy::EverySec,
+            _ => FsyncPolicy::No,
+        }
+    }
+
+    /// Changes the policy. Appends already written are synced as the new
+    /// policy says from now on (under `EverySec`, by the next round).
+    pub fn set_policy(self: &Arc<Self>, policy: FsyncPolicy) {
+        self.policy.store(policy_code(policy), Ordering::Release);
+        if policy == FsyncPolicy::EverySec {
+            let mut st = self.lock();
+            if st.written > st.synced && !st.queued {
+                st.queued = true;
+                drop(st);
+                syncer().mark_dirty(self.clone());
+            }
+        }
+    }
+
     /// Refuses writes after a failed fsync.
     pub fn check_writable(&self) -> Result<()> {
         match &self.lock().failed {
@@ -152,7 +184,7 @@ impl Durability {
     pub fn note_write(self: &Arc<Self>, seq: u64) {
         let mut st = self.lock();
         st.written = seq;
-        if self.policy == FsyncPolicy::EverySec && !st.queued {
+        if self.policy() == FsyncPolicy::EverySec && !st.queued {
             st.queued = true;
             drop(st);
             syncer().mark_dirty(self.clone());
