@@ -6,10 +6,10 @@
 use bytes::Bytes;
 
 use super::entry::StreamEntry;
-use super::group::Group;
+use super::group::{Group, Pending};
 use super::id::StreamId;
 use super::meta::{Cursor, Op, Touch};
-use super::stream::{State, Stream};
+use super::stream::{State, Stream, StreamInfo};
 use crate::error::{EngineError, NoGroupForm};
 use crate::storage::Commit;
 
@@ -128,6 +128,46 @@ pub struct ConsumerInfo {
     pub idle_ms: u64,
     /// ms since the last successful interaction; `None` (Redis: -1) if none.
     pub inactive_ms: Option<u64>,
+}
+
+/// A group as XINFO STREAM FULL reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupFull {
+    /// What XINFO GROUPS reports.
+    pub info: GroupInfo,
+    /// The first PEL entries (at most the COUNT asked).
+    pub pending: Vec<(StreamId, Pending)>,
+    /// Every consumer.
+    pub consumers: Vec<ConsumerFull>,
+}
+
+/// A consumer as XINFO STREAM FULL reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerFull {
+    /// Name.
+    pub name: Bytes,
+    /// Last interaction (ms).
+    pub seen_ms: u64,
+    /// Last successful interaction (ms); `None` (Redis: -1) if none.
+    pub active_ms: Option<u64>,
+    /// Its pending entries.
+    pub pel_count: u64,
+    /// Its first pending entries (at most the COUNT asked): ID, last
+    /// delivery time, deliveries.
+    pub pending: Vec<(StreamId, u64, u64)>,
+}
+
+/// XINFO STREAM FULL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFull {
+    /// The stream's numbers.
+    pub info: StreamInfo,
+    /// radix-tree-keys.
+    pub nodes: u64,
+    /// The first entries (at most the COUNT asked).
+    pub entries: Vec<StreamEntry>,
+    /// Every group.
+    pub groups: Vec<GroupFull>,
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -681,6 +721,61 @@ impl Stream {
                 lag: Self::lag(&st, g),
             })
             .collect()
+    }
+
+    /// XINFO STREAM FULL: entries, PELs and each consumer's pending
+    /// entries, each list at most `count` long (`None`: everything).
+    pub fn info_full(&self, count: Option<usize>) -> Result<StreamFull, EngineError> {
+        let nodes = self.node_count()?;
+        let st = self.lock();
+        let max = count.unwrap_or(usize::MAX);
+        let entries = self.range_locked(&st, StreamId::MIN, StreamId::MAX, Some(max))?;
+        let groups = st
+            .meta
+            .groups
+            .iter()
+            .map(|(name, g)| GroupFull {
+                info: GroupInfo {
+                    name: name.clone(),
+                    consumers: g.consumers.len() as u64,
+                    pending: g.pel.len() as u64,
+                    last_delivered_id: g.last_id,
+                    entries_read: g.entries_read,
+                    lag: Self::lag(&st, g),
+                },
+                pending: g
+                    .pel
+                    .iter()
+                    .take(max)
+                    .map(|(id, p)| (*id, p.clone()))
+                    .collect(),
+                consumers: g
+                    .consumers
+                    .iter()
+                    .map(|(cname, c)| ConsumerFull {
+                        name: cname.clone(),
+                        seen_ms: c.seen_ms,
+                        active_ms: c.active_ms,
+                        pel_count: c.pending.len() as u64,
+                        pending: c
+                            .pending
+                            .iter()
+                            .take(max)
+                            .filter_map(|id| {
+                                g.pel.get(id).map(|p| (*id, p.delivered_ms, p.deliveries))
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let info = self.info_locked(&st);
+        Ok(StreamFull {
+            info,
+            nodes,
+            entries,
+            groups,
+        })
     }
 
     /// XINFO CONSUMERS.

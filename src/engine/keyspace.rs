@@ -77,9 +77,9 @@ impl Default for EngineConfig {
     }
 }
 
-struct Slot {
-    sid: u64,
-    kind: KeyType,
+pub(super) struct Slot {
+    pub(super) sid: u64,
+    pub(super) kind: KeyType,
     settings: Mutex<StreamSettings>,
     stream: Mutex<Option<Arc<Stream>>>,
 }
@@ -95,8 +95,8 @@ impl Slot {
     }
 }
 
-struct Keyspace {
-    dbs: Vec<BTreeMap<Bytes, Arc<Slot>>>,
+pub(super) struct Keyspace {
+    pub(super) dbs: Vec<BTreeMap<Bytes, Arc<Slot>>>,
     /// Per database, keys ordered by (hash, key): SCAN's cursor order.
     scan: Vec<BTreeSet<(u64, Bytes)>>,
     next_sid: u64,
@@ -106,9 +106,11 @@ struct Keyspace {
 
 /// The engine: a data directory of databases of streams.
 pub struct Engine {
-    store: Store,
+    pub(super) store: Store,
     catalog: Arc<Log>,
-    ks: Mutex<Keyspace>,
+    pub(super) ks: Mutex<Keyspace>,
+    /// Atomic appends to several streams (see [`super::txn`]).
+    pub(super) txn: super::txn::Txns,
     limits: Mutex<NodeLimits>,
     /// The store's log settings and the per-stream defaults.
     base_log: LogConfig,
@@ -134,7 +136,7 @@ fn scan_hash(key: &[u8]) -> u64 {
     (h >> 1) + 1
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -218,15 +220,19 @@ impl Engine {
                 }
             }
         }
-        Ok(Engine {
+        let txn = super::txn::Txns::open(&store)?;
+        let engine = Engine {
             store,
             catalog,
+            txn,
             ks: Mutex::new(ks),
             limits: Mutex::new(cfg.node_limits),
             base_log: cfg.store.log.clone(),
             defaults: cfg.stream_defaults,
             watches: Default::default(),
-        })
+        };
+        engine.redo_txns()?;
+        Ok(engine)
     }
 
     /// The node limits `~` trimming follows.
@@ -244,7 +250,7 @@ impl Engine {
         lock(&self.ks).dbs.len()
     }
 
-    fn check_db(&self, ks: &Keyspace, db: usize) -> Result<(), EngineError> {
+    pub(super) fn check_db(&self, ks: &Keyspace, db: usize) -> Result<(), EngineError> {
         if db < ks.dbs.len() {
             Ok(())
         } else {
@@ -291,7 +297,7 @@ impl Engine {
         Ok(())
     }
 
-    fn open_stream(&self, slot: &Slot) -> Result<Arc<Stream>, EngineError> {
+    pub(super) fn open_stream(&self, slot: &Slot) -> Result<Arc<Stream>, EngineError> {
         let mut s = lock(&slot.stream);
         if let Some(st) = &*s {
             return Ok(st.clone());
@@ -341,20 +347,28 @@ impl Engine {
         match ks.dbs[db].get(key) {
             Some(s) if s.kind != KeyType::Stream => Err(EngineError::WrongType),
             Some(s) => Ok(s.clone()),
-            None => {
-                let sid = ks.next_sid;
-                let mut b = Vec::new();
-                codec::put_u64(&mut b, sid);
-                codec::put_u64(&mut b, db as u64);
-                codec::put_u64(&mut b, KeyType::Stream.code());
-                codec::put_bytes(&mut b, key);
-                self.write_catalog(&mut ks, CAT_PUT, &b)?;
-                ks.next_sid = sid.saturating_add(1);
-                let slot = Slot::new(sid, KeyType::Stream, StreamSettings::default());
-                ks.insert(db, Bytes::copy_from_slice(key), slot.clone());
-                Ok(slot)
-            }
+            None => self.create_slot(&mut ks, db, key),
         }
+    }
+
+    /// Creates a stream key (the catalog record first).
+    pub(super) fn create_slot(
+        &self,
+        ks: &mut Keyspace,
+        db: usize,
+        key: &[u8],
+    ) -> Result<Arc<Slot>, EngineError> {
+        let sid = ks.next_sid;
+        let mut b = Vec::new();
+        codec::put_u64(&mut b, sid);
+        codec::put_u64(&mut b, db as u64);
+        codec::put_u64(&mut b, KeyType::Stream.code());
+        codec::put_bytes(&mut b, key);
+        self.write_catalog(ks, CAT_PUT, &b)?;
+        ks.next_sid = sid.saturating_add(1);
+        let slot = Slot::new(sid, KeyType::Stream, StreamSettings::default());
+        ks.insert(db, Bytes::copy_from_slice(key), slot.clone());
+        Ok(slot)
     }
 
     /// The stream at `key`, created if missing.

@@ -14,3 +14,4 @@ pub mod meta;
 pub mod notify;
 pub mod settings;
 pub mod stream;
+pub mod txn;

@@ -97,6 +97,9 @@ pub(super) struct State {
     journal_bytes: u64,
     snapshot_bytes: u64,
     buf: Vec<u8>,
+    /// Nodes holding a live entry (XINFO's radix-tree-keys), once counted;
+    /// forgotten by deletes and trims.
+    nodes: Option<u64>,
 }
 
 /// A stream of entries with its consumer groups.
@@ -181,6 +184,7 @@ impl Stream {
                 journal_bytes,
                 snapshot_bytes,
                 buf: Vec::new(),
+                nodes: None,
             }),
         };
         {
@@ -369,19 +373,58 @@ impl Stream {
 
     /// XINFO STREAM's numbers.
     pub fn info(&self) -> StreamInfo {
-        let st = self.lock();
+        self.info_locked(&self.lock())
+    }
+
+    pub(super) fn info_locked(&self, st: &State) -> StreamInfo {
         StreamInfo {
             length: st.length,
-            last_generated_id: Self::last_id_of(&st),
+            last_generated_id: Self::last_id_of(st),
             max_deleted_entry_id: st.meta.max_deleted,
-            entries_added: Self::entries_added_of(&st),
+            entries_added: Self::entries_added_of(st),
             recorded_first_entry_id: if st.length == 0 {
                 StreamId::MIN
             } else {
-                self.first_id(&st).unwrap_or_default()
+                self.first_id(st).unwrap_or_default()
             },
             groups: st.meta.groups.len() as u64,
         }
+    }
+
+    /// Redis's radix-tree-keys: nodes (runs of up to
+    /// `stream-node-max-entries` entries) that hold a live entry. Counted by
+    /// reading the stream's records the first time after a reopen, XDEL or
+    /// trim; kept up to date by appends.
+    pub fn node_count(&self) -> Result<u64, EngineError> {
+        let mut st = self.lock();
+        if let Some(n) = st.nodes {
+            return Ok(n);
+        }
+        let mut count = 0u64;
+        let mut open_live = false;
+        let from = self.retain_point(&st)?;
+        let mut it = self.entries.iter_from(from)?;
+        it.visit(|r| {
+            if r.kind & FLAG_NODE_START != 0 {
+                count += u64::from(open_live);
+                open_live = false;
+            }
+            let id = StreamId::from_key(r.key);
+            open_live |= r.key >= st.meta.first && !st.meta.deleted.contains(&id);
+            true
+        })?;
+        count += u64::from(open_live);
+        st.nodes = Some(count);
+        Ok(count)
+    }
+
+    /// XINFO STREAM's first-entry and last-entry.
+    pub fn first_and_last(
+        &self,
+    ) -> Result<(Option<StreamEntry>, Option<StreamEntry>), EngineError> {
+        let first = self.range(StreamId::MIN, StreamId::MAX, Some(1))?.pop();
+        let last = self.rev_range(StreamId::MAX, StreamId::MIN, Some(1))?.pop();
+        Ok((first, last))
     }
 
     /// XADD: appends an entry, then trims if asked. `expected` is the
@@ -398,7 +441,22 @@ impl Stream {
     ) -> Result<(StreamId, Vec<Commit>), EngineError> {
         let mut commits = Vec::new();
         let mut st = self.lock();
-        let top = Self::last_id_of(&st);
+        let new_id = Self::next_id(&st, id, expected, now_ms)?;
+        self.append_locked(&mut st, new_id, fields, limits, &mut commits)?;
+        if let Some(t) = trim {
+            self.trim_locked(&mut st, t, limits, &mut commits)?;
+        }
+        Ok((new_id, commits))
+    }
+
+    /// The ID an append of `id` gets, after the expected-top check.
+    pub(super) fn next_id(
+        st: &State,
+        id: AddId,
+        expected: Option<StreamId>,
+        now_ms: u64,
+    ) -> Result<StreamId, EngineError> {
+        let top = Self::last_id_of(st);
         if let Some(e) = expected {
             if e != top {
                 return Err(EngineError::Conflict {
@@ -407,6 +465,17 @@ impl Stream {
                 });
             }
         }
+        Self::id_after(st, top, id, now_ms)
+    }
+
+    /// The ID `id` resolves to when the stream's top is `top` (which is at
+    /// least the stream's own top).
+    pub(super) fn id_after(
+        st: &State,
+        top: StreamId,
+        id: AddId,
+        now_ms: u64,
+    ) -> Result<StreamId, EngineError> {
         let mut new_id = id.resolve(top, now_ms)?;
         if let Some(last) = st.last_entry {
             // XSETID may have set the top below a deleted entry still in the
@@ -418,6 +487,18 @@ impl Stream {
                 }
             }
         }
+        Ok(new_id)
+    }
+
+    /// Appends an entry whose ID [`Stream::next_id`] gave.
+    pub(super) fn append_locked(
+        &self,
+        st: &mut State,
+        new_id: StreamId,
+        fields: &[(Bytes, Bytes)],
+        limits: NodeLimits,
+        commits: &mut Vec<Commit>,
+    ) -> Result<(), EngineError> {
         let node_start = st
             .tail
             .as_ref()
@@ -450,6 +531,9 @@ impl Stream {
         }
         if node_start {
             st.tail = Some(TailNode::new(new_id, fields));
+            if let Some(n) = st.nodes.as_mut() {
+                *n += 1;
+            }
         }
         if let Some(t) = st.tail.as_mut() {
             t.push(new_id, fields);
@@ -457,10 +541,13 @@ impl Stream {
         if was_empty {
             st.meta.set_first(new_id.key());
         }
-        if let Some(t) = trim {
-            self.trim_locked(&mut st, t, limits, &mut commits)?;
-        }
-        Ok((new_id, commits))
+        Ok(())
+    }
+
+    /// The last entry in the entries log, live or not (what a redo of an
+    /// atomic multi-stream append compares with).
+    pub(super) fn last_entry_of(&self, st: &State) -> Option<StreamId> {
+        st.last_entry
     }
 
     /// XTRIM; returns how many entries were removed.
@@ -580,6 +667,7 @@ impl Stream {
         let Some(nf) = new_first else {
             return Ok(0);
         };
+        st.nodes = None;
         // Journal the new logical start (moved on to the next live entry).
         let target = self.next_live(st, nf, &[])?;
         self.journal(
@@ -728,6 +816,7 @@ impl Stream {
             first = self.next_live(&st, first, &gone)?;
         }
         let n = gone.len() as u64;
+        st.nodes = None;
         self.journal(
             &mut st,
             Op::Delete {
