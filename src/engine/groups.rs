@@ -456,6 +456,10 @@ impl Stream {
             seen_ms: now_ms,
             active_ms: active.then_some(now_ms),
         };
+        // A read that found nothing for a known consumer changes only its
+        // seen-time: journaled, but not worth waiting for (a poll loop
+        // under `always` would fsync per empty poll).
+        let idle_poll = out.is_empty() && g.consumers.contains_key(consumer);
         let op = Op::GroupUpdate {
             group: group.clone(),
             cursor,
@@ -463,7 +467,11 @@ impl Stream {
             upserts,
             removes: Vec::new(),
         };
-        self.journal(&mut st, op, &mut commits)?;
+        if idle_poll {
+            self.journal(&mut st, op, &mut Vec::new())?;
+        } else {
+            self.journal(&mut st, op, &mut commits)?;
+        }
         Ok((out, commits))
     }
 
@@ -796,6 +804,11 @@ impl Stream {
                 inactive_ms: c.active_ms.map(|a| now_ms.saturating_sub(a)),
             })
             .collect())
+    }
+
+    /// True when the group exists.
+    pub fn has_group(&self, name: &[u8]) -> bool {
+        self.lock().meta.groups.contains_key(name)
     }
 
     /// A copy of a group's state (XINFO STREAM FULL, tests).

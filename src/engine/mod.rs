@@ -12,6 +12,7 @@ pub mod id;
 pub mod keyspace;
 pub mod meta;
 pub mod notify;
+pub mod read;
 pub mod settings;
 pub mod stream;
 pub mod txn;

@@ -315,6 +315,9 @@ impl Stream {
         let len = buf.len() as u64;
         st.buf = buf;
         commits.push(res?);
+        // The op is replayed only if the entries up to `dep` survive: it
+        // is acknowledged only once they are durable too.
+        commits.push(self.entries.commit_written());
         st.journal_key = key;
         st.journal_bytes += len;
         st.meta.apply(op);
@@ -338,11 +341,16 @@ impl Stream {
         }]);
         st.snapshot_bytes = buf.len() as u64;
         st.buf = buf;
-        let commit = res?;
+        // Waited for below by syncing, whatever the policy.
+        drop(res?);
         st.journal_key = key;
         st.journal_bytes = 0;
-        // The older segments go only once the snapshot is durable.
-        commit.wait()?;
+        // The older segments go only once the snapshot is durable, whatever
+        // the policy, and so are the entries it depends on: otherwise a
+        // power cut could leave neither the old journal nor a snapshot that
+        // replays.
+        self.entries.sync()?;
+        self.journal.sync()?;
         self.journal.retain_from(key)?;
         Ok(())
     }

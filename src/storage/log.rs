@@ -363,6 +363,17 @@ impl Log {
         Ok(Commit { dur, seq })
     }
 
+    /// A commit covering every append submitted so far: under `Always` it
+    /// completes once they are all durable (at once if they are already).
+    /// A layer whose records depend on this log's records uses it so that
+    /// they are never acknowledged before what they depend on.
+    pub fn commit_written(&self) -> Commit {
+        let (written, synced) = self.inner.dur.positions();
+        let dur = (self.policy() == FsyncPolicy::Always && written > synced)
+            .then(|| self.inner.dur.clone());
+        Commit { dur, seq: written }
+    }
+
     /// Makes every append so far durable, whatever the policy.
     pub fn sync(&self) -> Result<()> {
         let (written, _) = self.inner.dur.positions();
