@@ -120,7 +120,9 @@ pub struct Engine {
 }
 
 const CATALOG: &str = "catalog";
-const CAT_SNAPSHOT: u8 = 1;
+/// The first snapshot layout (no settings): read, no longer written.
+const CAT_SNAPSHOT_V1: u8 = 1;
+const CAT_SNAPSHOT: u8 = 7;
 const CAT_PUT: u8 = 2;
 const CAT_DEL: u8 = 3;
 const CAT_SETDB: u8 = 4;
@@ -191,7 +193,7 @@ impl Engine {
         let mut recs = Vec::new();
         for rec in catalog.iter_back_from(u128::MAX)? {
             let rec = rec?;
-            let snap = rec.kind == CAT_SNAPSHOT;
+            let snap = rec.kind == CAT_SNAPSHOT || rec.kind == CAT_SNAPSHOT_V1;
             recs.push(rec);
             if snap {
                 break;
@@ -627,7 +629,7 @@ fn apply_catalog(
         Ok::<(), Malformed>(())
     };
     match kind {
-        CAT_SNAPSHOT => {
+        CAT_SNAPSHOT | CAT_SNAPSHOT_V1 => {
             for d in &mut ks.dbs {
                 d.clear();
             }
@@ -638,7 +640,7 @@ fn apply_catalog(
             ks.next_sid = r.u64()?;
             let n = r.len(max)?;
             for _ in 0..n {
-                put(ks, by_sid, &mut r, true)?;
+                put(ks, by_sid, &mut r, kind == CAT_SNAPSHOT)?;
             }
         }
         CAT_PUT => put(ks, by_sid, &mut r, false)?,
@@ -686,4 +688,43 @@ fn apply_catalog(
         return Err(Malformed);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_keyspace() -> Keyspace {
+        Keyspace {
+            dbs: vec![BTreeMap::new(); 16],
+            scan: vec![BTreeSet::new(); 16],
+            next_sid: 1,
+            catalog_key: 0,
+            since_snapshot: 0,
+        }
+    }
+
+    #[test]
+    fn both_snapshot_layouts_replay() {
+        // Layout 1 (kind 1), as the first build wrote it: next_sid 9, one
+        // stream (sid 3, db 2, type 1, key "k"), no settings.
+        let v1: &[u8] = &[9, 1, 3, 2, 1, 1, b'k'];
+        let mut ks = empty_keyspace();
+        let mut by_sid = HashMap::new();
+        apply_catalog(&mut ks, &mut by_sid, 1, Bytes::from_static(v1)).unwrap();
+        let slot = ks.dbs[2].get(&b"k"[..]).unwrap();
+        assert_eq!((slot.sid, ks.next_sid), (3, 9));
+        assert_eq!(*lock(&slot.settings), StreamSettings::default());
+        // Layout 2 (kind 7): the same, then the settings (mask 8: max bytes
+        // 100).
+        let v2: &[u8] = &[9, 1, 3, 2, 1, 1, b'k', 8, 100];
+        let mut ks = empty_keyspace();
+        apply_catalog(&mut ks, &mut by_sid, 7, Bytes::from_static(v2)).unwrap();
+        let slot = ks.dbs[2].get(&b"k"[..]).unwrap();
+        assert_eq!(lock(&slot.settings).max_bytes, Some(100));
+        // Each layout read as the other is corrupt, not misread.
+        let mut ks = empty_keyspace();
+        assert!(apply_catalog(&mut ks, &mut by_sid, 1, Bytes::from_static(v2)).is_err());
+        assert!(apply_catalog(&mut ks, &mut by_sid, 7, Bytes::from_static(v1)).is_err());
+    }
 }

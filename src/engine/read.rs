@@ -36,7 +36,8 @@ pub struct ReadReply {
 }
 
 impl Engine {
-    /// XREAD COUNT `count` STREAMS keys ids. A missing key has no entries
+    /// XREAD COUNT `count` STREAMS keys ids (`Some(0)` is no limit, as
+    /// Redis takes COUNT 0). A missing key has no entries
     /// (its top counts as 0-0); a key of another type fails the whole call
     /// with WRONGTYPE before anything is read.
     pub fn read_streams(
@@ -45,6 +46,8 @@ impl Engine {
         reqs: &[(Bytes, ReadFrom)],
         count: Option<usize>,
     ) -> Result<ReadReply, EngineError> {
+        // COUNT 0 is no limit, as in Redis.
+        let count = count.filter(|&c| c > 0);
         let mut streams = Vec::with_capacity(reqs.len());
         for (key, _) in reqs {
             streams.push(self.stream(db, key)?);
@@ -64,8 +67,7 @@ impl Engine {
                 ReadFrom::New => (Vec::new(), s.last_id()),
                 ReadFrom::Last => {
                     let top = s.last_id();
-                    let last = s.rev_range(StreamId::MAX, StreamId::MIN, Some(1))?;
-                    (if count == Some(0) { Vec::new() } else { last }, top)
+                    (s.rev_range(StreamId::MAX, StreamId::MIN, Some(1))?, top)
                 }
             };
             resume.push(after);
