@@ -180,7 +180,7 @@ impl Engine {
                 None => None,
             });
         }
-        // Lock the streams in sid order (every multi-stream lock does).
+        // Lock the streams in sid order, so two such appends never deadlock.
         let mut order: Vec<usize> = (0..keys.len()).filter(|&i| slots[i].is_some()).collect();
         order.sort_by_key(|&i| slots[i].as_ref().map_or(0, |s| s.sid));
         let mut guards: Vec<Option<MutexGuard<'_, State>>> =
