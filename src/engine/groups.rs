@@ -714,20 +714,24 @@ impl Stream {
         ))
     }
 
+    fn group_info(st: &State, name: &Bytes, g: &Group) -> GroupInfo {
+        GroupInfo {
+            name: name.clone(),
+            consumers: g.consumers.len() as u64,
+            pending: g.pel.len() as u64,
+            last_delivered_id: g.last_id,
+            entries_read: g.entries_read,
+            lag: Self::lag(st, g),
+        }
+    }
+
     /// XINFO GROUPS.
     pub fn groups_info(&self) -> Vec<GroupInfo> {
         let st = self.lock();
         st.meta
             .groups
             .iter()
-            .map(|(name, g)| GroupInfo {
-                name: name.clone(),
-                consumers: g.consumers.len() as u64,
-                pending: g.pel.len() as u64,
-                last_delivered_id: g.last_id,
-                entries_read: g.entries_read,
-                lag: Self::lag(&st, g),
-            })
+            .map(|(name, g)| Self::group_info(&st, name, g))
             .collect()
     }
 
@@ -743,14 +747,7 @@ impl Stream {
             .groups
             .iter()
             .map(|(name, g)| GroupFull {
-                info: GroupInfo {
-                    name: name.clone(),
-                    consumers: g.consumers.len() as u64,
-                    pending: g.pel.len() as u64,
-                    last_delivered_id: g.last_id,
-                    entries_read: g.entries_read,
-                    lag: Self::lag(&st, g),
-                },
+                info: Self::group_info(&st, name, g),
                 pending: g
                     .pel
                     .iter()

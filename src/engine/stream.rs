@@ -554,7 +554,7 @@ impl Stream {
 
     /// The last entry in the entries log, live or not (what a redo of an
     /// atomic multi-stream append compares with).
-    pub(super) fn last_entry_of(&self, st: &State) -> Option<StreamId> {
+    pub(super) fn last_entry_of(st: &State) -> Option<StreamId> {
         st.last_entry
     }
 
@@ -694,8 +694,13 @@ impl Stream {
                 tn.deleted += tail_marked;
             }
         }
-        let keep = self.retain_point(st)?;
-        self.entries.retain_from(keep)?;
+        // Working out the key reads records back; skip it (a trimming XADD
+        // is a hot path) when no segment could go anyway.
+        let from = st.meta.first.min(Self::dep(st));
+        if self.entries.second_base().is_some_and(|b| b <= from) {
+            let keep = self.retain_point(st)?;
+            self.entries.retain_from(keep)?;
+        }
         Ok(removed)
     }
 

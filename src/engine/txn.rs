@@ -385,7 +385,7 @@ impl Engine {
                 let mut commits = Vec::new();
                 {
                     let mut st = stream.lock();
-                    if stream.last_entry_of(&st).is_some_and(|last| last >= id) {
+                    if Stream::last_entry_of(&st).is_some_and(|last| last >= id) {
                         continue;
                     }
                     let id = Stream::next_id(&st, AddId::Explicit(id), None, 0)

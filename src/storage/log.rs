@@ -298,6 +298,18 @@ impl Log {
         self.inner.segment_bytes.store(b, Ordering::Relaxed);
     }
 
+    /// The base of the second segment: [`Log::retain_from`] a key at or
+    /// below it drops nothing (a cheap test before working out a key).
+    pub fn second_base(&self) -> Option<u128> {
+        let segs = lock(&self.inner.segs);
+        let mut bases = segs
+            .sealed
+            .keys()
+            .copied()
+            .chain(segs.active.as_ref().map(|s| s.base));
+        bases.nth(1)
+    }
+
     /// Every segment, oldest first: its base (the first key it may hold;
     /// it holds keys below the next segment's base) and its bytes.
     pub fn segments(&self) -> Result<Vec<(u128, u64)>> {
@@ -690,22 +702,15 @@ impl Log {
     /// Drops the oldest sealed segments while the log is larger than
     /// `max_bytes`. Returns how many were dropped.
     pub fn retain_bytes(&self, max_bytes: u64) -> Result<usize> {
-        let (bases, active_len) = {
-            let segs = lock(&self.inner.segs);
-            let bases: Vec<u128> = segs.sealed.keys().copied().collect();
-            (bases, segs.active.as_ref().map_or(0, |s| s.len()))
-        };
-        let mut sizes = Vec::with_capacity(bases.len());
-        for &b in &bases {
-            sizes.push(self.inner.sealed_len(b)?);
-        }
-        let mut total: u64 = sizes.iter().sum::<u64>() + active_len;
+        let segs = self.segments()?;
+        let mut total: u64 = segs.iter().map(|s| s.1).sum();
         let mut doomed = Vec::new();
-        for (b, size) in bases.iter().zip(sizes) {
+        // The last one is the active segment, never dropped.
+        for &(b, size) in segs.iter().take(segs.len().saturating_sub(1)) {
             if total <= max_bytes {
                 break;
             }
-            doomed.push(*b);
+            doomed.push(b);
             total -= size;
         }
         self.inner.drop_segments(&doomed)
@@ -748,16 +753,7 @@ impl Log {
 
     /// Bytes on disk of records and headers, all segments.
     pub fn disk_bytes(&self) -> Result<u64> {
-        let (bases, active_len) = {
-            let segs = lock(&self.inner.segs);
-            let bases: Vec<u128> = segs.sealed.keys().copied().collect();
-            (bases, segs.active.as_ref().map_or(0, |s| s.len()))
-        };
-        let mut total = active_len;
-        for b in bases {
-            total += self.inner.sealed_len(b)?;
-        }
-        Ok(total)
+        Ok(self.segments()?.iter().map(|s| s.1).sum())
     }
 
     /// Syncs as the policy requires and closes the log.
@@ -827,7 +823,6 @@ impl Inner {
         segs.sealed.range(..before).next_back().map(|(b, _)| *b)
     }
 
-    /// The segment with this base, opening it if needed.
     /// The segment with this base, opening it if needed; `None` when
     /// retention dropped it meanwhile (it held only keys below the log's
     /// new start).
