@@ -6,9 +6,9 @@
 //! Dependencies point one way, from top to bottom:
 //!
 //! ```text
-//! server   RESP2/RESP3 over tokio, one file per command     (to come)
+//! server   RESP2/RESP3 over tokio, one file per command
 //!   |
-//! engine   keyspace, streams, consumer groups, lists, pub/sub (begun: stream IDs)
+//! engine   keyspace, streams, consumer groups
 //!   |
 //! storage  segments, sparse index, records, fsync policies, group commit
 //! ```
@@ -37,6 +37,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod resp;
+pub mod server;
 pub mod storage;
 
 pub use config::{FsyncPolicy, LogConfig, StoreConfig};

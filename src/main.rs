@@ -1,9 +1,10 @@
-//! The `brook` binary: `verify` and `dump` today; `serve` arrives with the
-//! server.
+//! The `brook` binary: `serve` (the server), `verify` and `dump`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use brook::server::config::Config;
+use brook::server::listener;
 use brook::storage::store::{LOCK_FILE, LOGS_DIR};
 use brook::storage::verify::{VerifyReport, verify_log};
 use brook::storage::{FsIo, Store};
@@ -23,6 +24,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run the server: `brook serve [brook.conf] [--port 6379] [--dir ./brook-data]
+    /// [--appendfsync everysec] [--name value ...]` (redis-server's flags).
+    Serve {
+        /// An optional redis.conf-style file, then `--name value` flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Check every segment and index of a stopped data directory; exits 1 on
     /// corruption.
     Verify {
@@ -53,6 +61,7 @@ fn parse_key(s: &str) -> Option<u128> {
 
 fn main() -> ExitCode {
     match Cli::parse().cmd {
+        Cmd::Serve { args } => serve(&args),
         Cmd::Verify { dir } => verify(dir),
         Cmd::Dump {
             dir,
@@ -60,6 +69,43 @@ fn main() -> ExitCode {
             from,
             count,
         } => dump(dir, &log, &from, count),
+    }
+}
+
+fn serve(args: &[String]) -> ExitCode {
+    let cfg = match Config::from_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("brook serve: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let level = match cfg.get("loglevel") {
+        Some("debug") => tracing::Level::DEBUG,
+        Some("verbose") => tracing::Level::INFO,
+        Some("warning") | Some("nothing") => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("brook serve: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(listener::run(cfg, None)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -52,6 +52,32 @@ impl KeyType {
     }
 }
 
+/// What opening the engine found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Keys holding streams.
+    pub streams: u64,
+    /// Entries in them.
+    pub entries: u64,
+    /// Bytes of torn tails cut off.
+    pub torn_bytes: u64,
+}
+
+/// Counters of the engine's open logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    /// Open logs.
+    pub logs: u64,
+    /// Their segments.
+    pub segments: u64,
+    /// Their bytes on disk.
+    pub disk_bytes: u64,
+    /// fdatasync rounds they made.
+    pub fsyncs: u64,
+    /// The longest of their last fdatasync durations, in microseconds.
+    pub last_fsync_micros: u64,
+}
+
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -114,7 +140,7 @@ pub struct Engine {
     limits: Mutex<NodeLimits>,
     /// The store's log settings and the per-stream defaults.
     base_log: LogConfig,
-    defaults: StreamSettings,
+    defaults: Mutex<StreamSettings>,
     /// Wake-ups for blocked readers.
     pub watches: super::notify::Watches,
 }
@@ -230,7 +256,7 @@ impl Engine {
             ks: Mutex::new(ks),
             limits: Mutex::new(cfg.node_limits),
             base_log: cfg.store.log.clone(),
-            defaults: cfg.stream_defaults,
+            defaults: Mutex::new(cfg.stream_defaults),
             watches: Default::default(),
         };
         engine.redo_txns()?;
@@ -334,7 +360,7 @@ impl Engine {
 
     /// The configs of a stream's entries log and journal.
     fn log_configs(&self, own: StreamSettings) -> (LogConfig, LogConfig) {
-        let entries = own.or(self.defaults).log_config(&self.base_log);
+        let entries = own.or(*lock(&self.defaults)).log_config(&self.base_log);
         let journal = LogConfig {
             fsync: entries.fsync,
             ..self.base_log.clone()
@@ -397,11 +423,11 @@ impl Engine {
 
     /// The settings in force for a stream: its own over the defaults.
     pub fn effective_settings(&self, own: StreamSettings) -> StreamSettings {
-        let log = own.or(self.defaults).log_config(&self.base_log);
+        let log = own.or(*lock(&self.defaults)).log_config(&self.base_log);
         StreamSettings {
             fsync: Some(log.fsync),
             segment_bytes: Some(log.segment_bytes),
-            ..own.or(self.defaults)
+            ..own.or(*lock(&self.defaults))
         }
     }
 
@@ -434,19 +460,40 @@ impl Engine {
         self.open_stream(&slot)
     }
 
+    /// Changes the default fsync policy (CONFIG SET appendfsync): streams
+    /// without a policy of their own take it at once.
+    pub fn set_default_fsync(&self, fsync: FsyncPolicy) {
+        lock(&self.defaults).fsync = Some(fsync);
+        let slots: Vec<Arc<Slot>> = {
+            let ks = lock(&self.ks);
+            ks.dbs.iter().flat_map(|d| d.values().cloned()).collect()
+        };
+        for slot in slots {
+            let own = *lock(&slot.settings);
+            if own.fsync.is_some() {
+                continue;
+            }
+            let (cfg, _) = self.log_configs(own);
+            if let Some(st) = lock(&slot.stream).clone() {
+                st.set_log_settings(cfg.fsync, cfg.segment_bytes);
+            }
+        }
+    }
+
     /// Applies retention (MAXAGE, MAXBYTES) to every stream that has it:
     /// whole segments of entries past a limit are trimmed (an exact MINID
     /// trim to the first segment kept) and removed. The server calls it
     /// periodically, as Kafka checks retention every few minutes. Returns
     /// the number of entries removed.
     pub fn enforce_retention(&self, now_ms: u64) -> Result<u64, EngineError> {
+        let defaults = *lock(&self.defaults);
         let slots: Vec<(Arc<Slot>, StreamSettings)> = {
             let ks = lock(&self.ks);
             ks.dbs
                 .iter()
                 .flat_map(|d| d.values())
                 .filter(|s| s.kind == KeyType::Stream)
-                .map(|s| (s.clone(), lock(&s.settings).or(self.defaults)))
+                .map(|s| (s.clone(), lock(&s.settings).or(defaults)))
                 .filter(|(_, st)| st.has_retention())
                 .collect()
         };
@@ -594,6 +641,38 @@ impl Engine {
         ks.dbs.swap(a, b);
         ks.scan.swap(a, b);
         Ok(())
+    }
+
+    /// Opens every stream (each reads only its tail) and reports what was
+    /// recovered: the server logs it at start.
+    pub fn open_all(&self) -> Result<Recovery, EngineError> {
+        let slots: Vec<Arc<Slot>> = {
+            let ks = lock(&self.ks);
+            ks.dbs.iter().flat_map(|d| d.values().cloned()).collect()
+        };
+        let mut r = Recovery::default();
+        for slot in slots {
+            let st = self.open_stream(&slot)?;
+            r.streams += 1;
+            r.entries += st.len();
+            r.torn_bytes += st.torn_bytes();
+        }
+        r.torn_bytes += self.catalog.recovery().torn_bytes;
+        Ok(r)
+    }
+
+    /// Counters of the logs open now (INFO's brook section).
+    pub fn storage_stats(&self) -> StorageStats {
+        let mut s = StorageStats::default();
+        for log in self.store.open_log_handles() {
+            let st = log.stats();
+            s.logs += 1;
+            s.segments += st.segments as u64;
+            s.disk_bytes += log.disk_bytes().unwrap_or(0);
+            s.fsyncs += st.sync.syncs;
+            s.last_fsync_micros = s.last_fsync_micros.max(st.sync.last_sync_micros);
+        }
+        s
     }
 
     /// Syncs every open log.

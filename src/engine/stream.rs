@@ -1044,6 +1044,11 @@ impl Stream {
         Ok(())
     }
 
+    /// Bytes of torn or corrupt tails cut off when the two logs opened.
+    pub fn torn_bytes(&self) -> u64 {
+        self.entries.recovery().torn_bytes + self.journal.recovery().torn_bytes
+    }
+
     /// Bytes on disk of both logs.
     pub fn disk_bytes(&self) -> Result<u64, StorageError> {
         Ok(self.entries.disk_bytes()? + self.journal.disk_bytes()?)

@@ -224,6 +224,11 @@ impl Store {
         self.cache().logs.len()
     }
 
+    /// Every open log.
+    pub fn open_log_handles(&self) -> Vec<Arc<Log>> {
+        self.cache().logs.values().map(|(l, _)| l.clone()).collect()
+    }
+
     /// Syncs every open log.
     pub fn sync_all(&self) -> Result<()> {
         let logs: Vec<Arc<Log>> = self.cache().logs.values().map(|(l, _)| l.clone()).collect();

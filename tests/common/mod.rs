@@ -73,3 +73,4 @@ impl Rng {
         self.0
     }
 }
+pub mod server;

@@ -1,0 +1,398 @@
+//! One client connection: read what arrived, run every complete request in
+//! it, wait for the commits their replies depend on, write all the replies
+//! at once.
+//!
+//! Invariants:
+//! - Replies go out in request order; a reply that depends on a commit
+//!   (`always`) is written only once the commit is durable, and becomes an
+//!   error if the commit fails.
+//! - While replies are being written, no more requests are read: a client
+//!   that does not read its replies stops being served, and holds at most
+//!   one read's worth of replies. Over `client-output-buffer-limit` it is
+//!   disconnected.
+//! - A protocol error is answered, then the connection is closed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::blocking::BlockSpec;
+use super::client::{ClientInfo, ClientState, ReplyMode};
+use super::cmd::args::{Ctx, Outcome};
+use super::cmd::table::{self, COMMANDS, LOADING, WRITE};
+use super::shared::{Shared, lock};
+use crate::engine::keyspace::now_ms;
+use crate::resp::frame::Frame;
+use crate::resp::parse::RequestParser;
+use crate::storage::Commit;
+
+/// Bytes read from the socket at a time (at least).
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Without a hard output limit, replies are written out once this many
+/// bytes wait, even within one read's requests.
+const FLUSH_AT_BYTES: usize = 1 << 20;
+
+/// Why the connection ends.
+enum End {
+    /// Keep serving.
+    Continue,
+    /// Close after writing what is queued.
+    Close,
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    rbuf: BytesMut,
+    out: BytesMut,
+    /// Replies waiting for commits, in order; once one waits, every later
+    /// reply queues behind it; `None` is a reply not to be sent (CLIENT REPLY OFF).
+    pending: Vec<(Option<Frame>, Vec<Commit>)>,
+    parser: RequestParser,
+    client: ClientState,
+}
+
+/// Serves a client until it leaves, is killed, or the server stops.
+pub async fn serve(shared: Arc<Shared>, socket: TcpStream, info: Arc<ClientInfo>) {
+    let _ = socket.set_nodelay(true);
+    let (reader, writer) = socket.into_split();
+    let cfg = shared.config();
+    let authenticated = cfg.get("requirepass").unwrap_or_default().is_empty();
+    let max_bulk = cfg.number("proto-max-bulk-len") as usize;
+    let mut conn = Connection {
+        shared: shared.clone(),
+        reader,
+        writer,
+        rbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+        out: BytesMut::with_capacity(16 * 1024),
+        pending: Vec::new(),
+        parser: RequestParser::new(max_bulk),
+        client: ClientState::new(info.clone(), authenticated),
+    };
+    if let Err(e) = conn.run().await {
+        tracing::debug!(client = info.id, "connection ended: {e}");
+    }
+    conn.unwatch_all();
+    lock(&shared.clients).remove(&info.id);
+}
+
+impl Connection {
+    async fn run(&mut self) -> std::io::Result<()> {
+        let mut shutdown = self.shared.shutdown.subscribe();
+        let info = self.client.info.clone();
+        loop {
+            let timeout = self.shared.hot.timeout.load(Ordering::Relaxed);
+            let idle = async {
+                if timeout == 0 || self.client.info.blocked.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(Duration::from_secs(timeout)).await
+                }
+            };
+            let want = READ_CHUNK_BYTES.max(self.parser.wants());
+            self.rbuf.reserve(want);
+            let n = tokio::select! {
+                r = self.reader.read_buf(&mut self.rbuf) => r?,
+                _ = info.kill.notified() => return Ok(()),
+                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                _ = idle => return Ok(()),
+            };
+            if n == 0 || info.killed.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            self.shared
+                .stats
+                .net_input_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+            let limit = self.shared.hot.query_limit.load(Ordering::Relaxed) as usize;
+            if limit > 0 && self.rbuf.len() > limit && self.parser.wants() == 0 {
+                tracing::warn!(
+                    client = info.id,
+                    "closing client that reached max query buffer length"
+                );
+                return Ok(());
+            }
+            loop {
+                match self.parser.next(&mut self.rbuf) {
+                    Ok(Some(args)) => {
+                        if let End::Close = self.request(args).await? {
+                            self.flush().await?;
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.push(Frame::error(format!("ERR {e}")), Vec::new());
+                        self.flush().await?;
+                        tracing::info!(client = info.id, "protocol error from client: {e}");
+                        return Ok(());
+                    }
+                }
+                if self.over_output_limit() {
+                    return Ok(());
+                }
+                if self.out.len() >= FLUSH_AT_BYTES {
+                    self.flush().await?;
+                }
+            }
+            self.flush().await?;
+        }
+    }
+
+    fn over_output_limit(&self) -> bool {
+        let hard = self.shared.hot.out_hard.load(Ordering::Relaxed);
+        let queued = self.out.len() as u64;
+        if hard > 0 && queued > hard {
+            self.shared
+                .stats
+                .output_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                client = self.client.info.id,
+                "client scheduled to be closed for overcoming of output buffer limits"
+            );
+            return true;
+        }
+        false
+    }
+
+    /// Runs one request and queues its reply.
+    async fn request(&mut self, args: Vec<Bytes>) -> std::io::Result<End> {
+        self.client.info.last_ms.store(
+            self.client.info.created.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        self.wait_for_pause(&args).await?;
+        let engine = self.shared.engine();
+        let is_exec = args
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"EXEC"));
+        let outcome = {
+            let shared = self.shared.clone();
+            let (_read, _write);
+            if is_exec {
+                _write = shared.exec.write().unwrap_or_else(|e| e.into_inner());
+            } else {
+                _read = shared.exec.read().unwrap_or_else(|e| e.into_inner());
+            }
+            let mut ctx = Ctx {
+                shared: &self.shared,
+                engine: &engine,
+                client: &mut self.client,
+                in_exec: false,
+                now_ms: now_ms(),
+            };
+            table::execute(&mut ctx, args)
+        };
+        drop(engine);
+        match outcome {
+            Outcome::Reply(f) => self.push(f, Vec::new()),
+            Outcome::Durable(f, commits) => self.push(f, commits),
+            Outcome::Close(f) => {
+                self.push(f, Vec::new());
+                return Ok(End::Close);
+            }
+            Outcome::Sleep(d, f) => {
+                self.flush().await?;
+                tokio::time::sleep(d).await;
+                self.push(f, Vec::new());
+            }
+            Outcome::Block(spec) => {
+                self.flush().await?;
+                return self.block(*spec).await;
+            }
+            Outcome::Shutdown => {
+                self.flush().await?;
+                let _ = self.shared.shutdown.send(true);
+                return Ok(End::Close);
+            }
+            Outcome::Reload => {
+                self.flush().await?;
+                let shared = self.shared.clone();
+                let r = tokio::task::spawn_blocking(move || super::listener::reload(&shared)).await;
+                let f = match r {
+                    Ok(Ok(())) => Frame::ok(),
+                    Ok(Err(e)) => Frame::error(format!("ERR Error trying to load the data: {e}")),
+                    Err(e) => Frame::error(format!("ERR Error trying to load the data: {e}")),
+                };
+                self.push(f, Vec::new());
+            }
+        }
+        Ok(End::Continue)
+    }
+
+    /// Waits while CLIENT PAUSE holds this command back.
+    async fn wait_for_pause(&mut self, args: &[Bytes]) -> std::io::Result<()> {
+        loop {
+            let pause = *lock(&self.shared.pause);
+            let Some((until, writes_only)) = pause else {
+                return Ok(());
+            };
+            let now = Instant::now();
+            if now >= until {
+                *lock(&self.shared.pause) = None;
+                return Ok(());
+            }
+            let flags = args
+                .first()
+                .and_then(|n| table::lookup(n))
+                .map_or(0, |i| COMMANDS[i].flags);
+            if flags & LOADING != 0 || (writes_only && flags & WRITE == 0) {
+                return Ok(());
+            }
+            self.flush().await?;
+            tokio::select! {
+                _ = tokio::time::sleep(until - now) => {}
+                _ = self.shared.unpause.notified() => {}
+            }
+        }
+    }
+
+    /// Waits for a blocked read to be served, time out, or be unblocked.
+    async fn block(&mut self, spec: BlockSpec) -> std::io::Result<End> {
+        let info = self.client.info.clone();
+        let shared = self.shared.clone();
+        let engine = shared.engine();
+        let timeout = spec.timeout;
+        let (reg, mut rx) = match shared.blocked.block(&engine, spec) {
+            Ok(served) => {
+                drop(engine);
+                self.push(served.frame, served.commits);
+                return Ok(End::Continue);
+            }
+            Err(r) => r,
+        };
+        drop(engine);
+        *lock(&info.unblock) = None;
+        info.blocked.store(true, Ordering::Relaxed);
+        let mut shutdown = shared.shutdown.subscribe();
+        let sleep = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(sleep);
+        let mut end = End::Continue;
+        let served = loop {
+            tokio::select! {
+                s = &mut rx => break s.ok(),
+                _ = &mut sleep => break None,
+                _ = info.unblocked.notified() => break None,
+                _ = info.kill.notified() => { end = End::Close; break None; }
+                _ = shutdown.wait_for(|s| *s) => { end = End::Close; break None; }
+                r = self.reader.read_buf(&mut self.rbuf) => {
+                    // Requests pipelined behind the blocked one wait in the
+                    // buffer; a closed socket ends the wait.
+                    match r {
+                        Ok(0) | Err(_) => { end = End::Close; break None; }
+                        Ok(_) => {}
+                    }
+                }
+            }
+        };
+        drop(reg);
+        info.blocked.store(false, Ordering::Relaxed);
+        // Served between the wake-up and leaving the registry: take it.
+        let served = served.or_else(|| rx.try_recv().ok());
+        match served {
+            Some(s) => self.push(s.frame, s.commits),
+            None if lock(&info.unblock).take() == Some(true) => self.push(
+                Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                Vec::new(),
+            ),
+            None => self.push(Frame::NullArray, Vec::new()),
+        }
+        Ok(end)
+    }
+
+    /// Queues a reply (after `commits`, if any).
+    fn push(&mut self, frame: Frame, commits: Vec<Commit>) {
+        let send = if std::mem::take(&mut self.client.suppress_reply) {
+            false
+        } else {
+            match self.client.reply {
+                ReplyMode::On => true,
+                ReplyMode::Off => false,
+                ReplyMode::Skip => {
+                    self.client.reply = ReplyMode::On;
+                    false
+                }
+            }
+        };
+        if commits.is_empty() && self.pending.is_empty() {
+            if send {
+                frame.encode_into(&mut self.out, self.client.protocol);
+            }
+        } else {
+            self.pending.push((send.then_some(frame), commits));
+        }
+    }
+
+    /// Waits for pending commits, then writes every queued reply.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        for (frame, commits) in std::mem::take(&mut self.pending) {
+            let mut failed = None;
+            for c in commits {
+                if let Err(e) = c.await {
+                    failed = Some(e);
+                }
+            }
+            let Some(frame) = frame else {
+                continue;
+            };
+            match failed {
+                Some(e) => Frame::error(format!("ERR {e}"))
+                    .encode_into(&mut self.out, self.client.protocol),
+                None => frame.encode_into(&mut self.out, self.client.protocol),
+            }
+        }
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let n = self.out.len();
+        self.client
+            .info
+            .output_bytes
+            .store(n as u64, Ordering::Relaxed);
+        let soft = self.shared.hot.out_soft.load(Ordering::Relaxed);
+        let secs = self.shared.hot.out_secs.load(Ordering::Relaxed);
+        if soft > 0 && n as u64 > soft && secs > 0 {
+            let out = &self.out;
+            let writer = &mut self.writer;
+            match tokio::time::timeout(Duration::from_secs(secs), writer.write_all(out)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    self.shared
+                        .stats
+                        .output_limit_disconnections
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Err(std::io::Error::other(
+                        "output buffer over the soft limit for too long",
+                    ));
+                }
+            }
+        } else {
+            self.writer.write_all(&self.out).await?;
+        }
+        self.client.info.output_bytes.store(0, Ordering::Relaxed);
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        self.out.clear();
+        Ok(())
+    }
+
+    fn unwatch_all(&mut self) {
+        for (db, key, _) in std::mem::take(&mut self.client.watching) {
+            self.shared.watched.unwatch(db, &key);
+        }
+    }
+}

@@ -1,0 +1,676 @@
+//! The connection, server and keyspace commands against the real server,
+//! through the `redis` crate and raw RESP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::{Server, err_text, raw, talk};
+use redis::{Value, cmd};
+
+#[test]
+fn connection_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    assert_eq!(cmd("PING").query::<String>(&mut c).unwrap(), "PONG");
+    assert_eq!(cmd("PING").arg("hi").query::<String>(&mut c).unwrap(), "hi");
+    assert_eq!(
+        cmd("ECHO").arg("x y").query::<String>(&mut c).unwrap(),
+        "x y"
+    );
+    let t: Vec<String> = cmd("TIME").query(&mut c).unwrap();
+    assert!(t[0].parse::<u64>().unwrap() > 1_700_000_000);
+    assert_eq!(
+        err_text(cmd("FOO").arg("a").arg("b").query(&mut c)),
+        "ERR unknown command 'FOO', with args beginning with: 'a' 'b'"
+    );
+    assert_eq!(
+        err_text(cmd("ECHO").query(&mut c)),
+        "ERR wrong number of arguments for 'echo' command"
+    );
+    assert_eq!(
+        err_text(cmd("SELECT").arg(16).query(&mut c)),
+        "ERR DB index is out of range"
+    );
+    let _: () = cmd("SELECT").arg(3).query(&mut c).unwrap();
+    let _: String = cmd("XADD")
+        .arg("k")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 1);
+    let _: () = cmd("SWAPDB").arg(3).arg(4).query(&mut c).unwrap();
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 0);
+    let _: () = cmd("SELECT").arg(4).query(&mut c).unwrap();
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 1);
+    // CLIENT.
+    let _: () = cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("me")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        cmd("CLIENT")
+            .arg("GETNAME")
+            .query::<String>(&mut c)
+            .unwrap(),
+        "me"
+    );
+    let id: i64 = cmd("CLIENT").arg("ID").query(&mut c).unwrap();
+    let list: String = cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains("name=me") && list.contains("db=4"),
+        "{list}"
+    );
+    let info: String = cmd("CLIENT").arg("INFO").query(&mut c).unwrap();
+    assert!(info.starts_with(&format!("id={id} ")));
+    let _: () = cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("test")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        err_text(cmd("CLIENT").arg("NOPE").query(&mut c)),
+        "ERR unknown subcommand 'NOPE'. Try CLIENT HELP."
+    );
+    assert_eq!(
+        err_text(cmd("CLIENT").arg("GETNAME").arg("x").query(&mut c)),
+        "ERR wrong number of arguments for 'client|getname' command"
+    );
+    // CLIENT KILL of another connection.
+    let mut other = s.conn();
+    let other_id: i64 = cmd("CLIENT").arg("ID").query(&mut other).unwrap();
+    assert_eq!(
+        cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(other_id)
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(cmd("PING").query::<String>(&mut other).is_err());
+    // RESET.
+    assert_eq!(cmd("RESET").query::<String>(&mut c).unwrap(), "RESET");
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 0);
+    assert_eq!(
+        cmd("CLIENT")
+            .arg("GETNAME")
+            .query::<Option<String>>(&mut c)
+            .unwrap(),
+        None
+    );
+    // QUIT answers OK and closes.
+    let text = talk(s.addr, b"QUIT\r\nPING\r\n");
+    assert_eq!(text, "+OK\r\n");
+}
+
+#[test]
+fn hello_and_resp3() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let text = talk(
+        s.addr,
+        b"HELLO 3 SETNAME n1\r\nXADD s 1-1 a b\r\nXINFO STREAM s\r\nHELLO 4\r\n",
+    );
+    assert!(
+        text.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("$5\r\nproto\r\n:3\r\n"), "{text}");
+    assert!(text.contains("$3\r\n1-1\r\n"), "{text}");
+    // XINFO STREAM is a map in RESP3.
+    assert!(text.contains("%10\r\n$6\r\nlength\r\n:1\r\n"), "{text}");
+    assert!(
+        text.ends_with("-NOPROTO unsupported protocol version\r\n"),
+        "{text}"
+    );
+    // The redis crate's RESP3 mode works.
+    let mut c = s.client3().get_connection().unwrap();
+    let v: Value = cmd("XINFO").arg("STREAM").arg("s").query(&mut c).unwrap();
+    assert!(matches!(v, Value::Map(_)), "{v:?}");
+}
+
+#[test]
+fn auth_and_noauth() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--requirepass", "s3cret"]);
+    let text = talk(
+        s.addr,
+        b"PING\r\nXLEN s\r\nAUTH wrong\r\nAUTH s3cret\r\nPING\r\n",
+    );
+    assert_eq!(
+        text,
+        "-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n+PONG\r\n"
+    );
+    let text = talk(
+        s.addr,
+        b"HELLO 3\r\nHELLO 2 AUTH default s3cret\r\nDBSIZE\r\n",
+    );
+    assert!(
+        text.starts_with("-NOAUTH HELLO must be called with the client already authenticated"),
+        "{text}"
+    );
+    assert!(text.ends_with(":0\r\n"), "{text}");
+    let c = redis::Client::open(format!("redis://:s3cret@{}/", s.addr)).unwrap();
+    let mut c = c.get_connection().unwrap();
+    assert_eq!(cmd("PING").query::<String>(&mut c).unwrap(), "PONG");
+    assert!(
+        redis::Client::open(format!("redis://:bad@{}/", s.addr))
+            .unwrap()
+            .get_connection()
+            .is_err()
+    );
+}
+
+#[test]
+fn protected_mode_refuses_non_loopback_clients() {
+    // Find an address of this machine that is not loopback.
+    let Some(ip) = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|u| u.connect("10.255.255.1:9").map(|_| u))
+        .and_then(|u| u.local_addr())
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+    else {
+        eprintln!("no non-loopback address on this machine: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--bind", "0.0.0.0"]);
+    let addr = std::net::SocketAddr::new(ip, s.addr.port());
+    let out = raw(addr, b"PING\r\n", Duration::from_millis(500));
+    assert!(
+        String::from_utf8_lossy(&out).starts_with("-DENIED Brook is running in protected mode"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    // Loopback is served.
+    let local = std::net::SocketAddr::new("127.0.0.1".parse().unwrap(), s.addr.port());
+    assert_eq!(
+        raw(local, b"PING\r\n", Duration::from_millis(300)),
+        b"+PONG\r\n"
+    );
+    // With a password, the outside client may authenticate.
+    let mut c = redis::Client::open(format!("redis://{local}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("pw")
+        .query(&mut c)
+        .unwrap();
+    let out = raw(addr, b"AUTH pw\r\nPING\r\n", Duration::from_millis(500));
+    assert_eq!(out, b"+OK\r\n+PONG\r\n");
+}
+
+#[test]
+fn keyspace_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    for k in ["a", "b", "c"] {
+        let _: String = cmd("XADD")
+            .arg(k)
+            .arg("*")
+            .arg("f")
+            .arg("v")
+            .query(&mut c)
+            .unwrap();
+    }
+    assert_eq!(
+        cmd("EXISTS")
+            .arg("a")
+            .arg("a")
+            .arg("z")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        cmd("TYPE").arg("a").query::<String>(&mut c).unwrap(),
+        "stream"
+    );
+    assert_eq!(
+        cmd("TYPE").arg("z").query::<String>(&mut c).unwrap(),
+        "none"
+    );
+    let mut keys: Vec<String> = cmd("KEYS").arg("*").query(&mut c).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["a", "b", "c"]);
+    let mut seen = Vec::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let (next, ks): (String, Vec<String>) = cmd("SCAN")
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(1)
+            .query(&mut c)
+            .unwrap();
+        seen.extend(ks);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c"]);
+    let (_, typed): (String, Vec<String>) = cmd("SCAN")
+        .arg(0)
+        .arg("TYPE")
+        .arg("string")
+        .query(&mut c)
+        .unwrap();
+    assert!(typed.is_empty());
+    let rk: String = cmd("RANDOMKEY").query(&mut c).unwrap();
+    assert!(["a", "b", "c"].contains(&rk.as_str()));
+    assert_eq!(
+        cmd("OBJECT")
+            .arg("ENCODING")
+            .arg("a")
+            .query::<String>(&mut c)
+            .unwrap(),
+        "stream"
+    );
+    assert_eq!(
+        cmd("OBJECT")
+            .arg("REFCOUNT")
+            .arg("a")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    assert_eq!(cmd("MOVE").arg("a").arg(1).query::<i64>(&mut c).unwrap(), 1);
+    assert_eq!(cmd("MOVE").arg("a").arg(1).query::<i64>(&mut c).unwrap(), 0);
+    assert_eq!(
+        cmd("DEL").arg("b").arg("z").query::<i64>(&mut c).unwrap(),
+        1
+    );
+    assert_eq!(cmd("UNLINK").arg("c").query::<i64>(&mut c).unwrap(), 1);
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 0);
+    let _: () = cmd("SELECT").arg(1).query(&mut c).unwrap();
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 1);
+    let _: () = cmd("FLUSHDB").query(&mut c).unwrap();
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 0);
+    let _: String = cmd("XADD")
+        .arg("x")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let _: () = cmd("FLUSHALL").arg("SYNC").query(&mut c).unwrap();
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 0);
+    assert_eq!(
+        cmd("RANDOMKEY").query::<Option<String>>(&mut c).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn server_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    let info: String = cmd("INFO").query(&mut c).unwrap();
+    for field in [
+        "redis_version:7.",
+        "arch_bits:64",
+        "redis_mode:standalone",
+        "tcp_port:",
+        "uptime_in_seconds:",
+        "connected_clients:1",
+        "blocked_clients:0",
+        "used_memory:",
+        "cluster_enabled:0",
+        "# Keyspace",
+        "# Brook",
+        "fsyncs:",
+        "last_fsync_usec:",
+    ] {
+        assert!(info.contains(field), "{field} missing in {info}");
+    }
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let info: String = cmd("INFO")
+        .arg("keyspace")
+        .arg("commandstats")
+        .query(&mut c)
+        .unwrap();
+    assert!(info.contains("db0:keys=1,expires=0,avg_ttl=0"), "{info}");
+    assert!(info.contains("cmdstat_xadd:calls=1,"), "{info}");
+    // CONFIG.
+    let v: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("appendfsync")
+        .arg("stream-node-*")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        v,
+        [
+            "appendfsync",
+            "everysec",
+            "stream-node-max-bytes",
+            "4096",
+            "stream-node-max-entries",
+            "100"
+        ]
+    );
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("always")
+        .arg("list-max-listpack-size")
+        .arg("8")
+        .query(&mut c)
+        .unwrap();
+    let v: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("appendfsync")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, ["appendfsync", "always"]);
+    assert_eq!(
+        err_text(
+            cmd("CONFIG")
+                .arg("SET")
+                .arg("appendfsync")
+                .arg("no")
+                .arg("port")
+                .arg("1")
+                .query(&mut c)
+        ),
+        "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+    );
+    // All or nothing: appendfsync stayed.
+    let v: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("appendfsync")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, ["appendfsync", "always"]);
+    let _: () = cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let info: String = cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+    assert!(!info.contains("cmdstat_xadd"), "{info}");
+    // COMMAND.
+    let n: i64 = cmd("COMMAND").arg("COUNT").query(&mut c).unwrap();
+    assert!(n > 50);
+    let v: Value = cmd("COMMAND")
+        .arg("INFO")
+        .arg("xadd")
+        .arg("nope")
+        .query(&mut c)
+        .unwrap();
+    let Value::Array(rows) = v else {
+        panic!("{v:?}")
+    };
+    let Value::Array(f) = &rows[0] else {
+        panic!("{rows:?}")
+    };
+    assert_eq!(f[0], Value::BulkString(b"xadd".to_vec()));
+    assert_eq!(f[1], Value::Int(-5));
+    assert_eq!(
+        (&f[3], &f[4], &f[5]),
+        (&Value::Int(1), &Value::Int(1), &Value::Int(1))
+    );
+    assert_eq!(rows[1], Value::Nil);
+    let docs: Value = cmd("COMMAND")
+        .arg("DOCS")
+        .arg("xadd")
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        format!("{docs:?}").contains("Appends a new message"),
+        "{docs:?}"
+    );
+    // Scripting answers truthfully.
+    assert!(
+        err_text(cmd("EVAL").arg("return 1").arg(0).query(&mut c))
+            .starts_with("ERR scripting is not supported")
+    );
+    assert_eq!(
+        cmd("SCRIPT")
+            .arg("EXISTS")
+            .arg("abc")
+            .query::<Vec<i64>>(&mut c)
+            .unwrap(),
+        [0]
+    );
+    assert_eq!(
+        cmd("FUNCTION")
+            .arg("LIST")
+            .query::<Vec<String>>(&mut c)
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    let _: () = cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
+    let _: () = cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
+    // SAVE and friends sync.
+    let _: () = cmd("SAVE").query(&mut c).unwrap();
+    assert_eq!(
+        cmd("BGSAVE").query::<String>(&mut c).unwrap(),
+        "Background saving started"
+    );
+    assert_eq!(
+        cmd("BGREWRITEAOF").query::<String>(&mut c).unwrap(),
+        "Background append only file rewriting started"
+    );
+    assert!(cmd("LASTSAVE").query::<i64>(&mut c).unwrap() > 1_700_000_000);
+    // DEBUG.
+    let _: () = cmd("DEBUG")
+        .arg("LOG")
+        .arg("hello from the test")
+        .query(&mut c)
+        .unwrap();
+    let t = std::time::Instant::now();
+    let _: () = cmd("DEBUG").arg("SLEEP").arg("0.2").query(&mut c).unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(200));
+    let _: () = cmd("DEBUG").arg("RELOAD").query(&mut c).unwrap();
+    assert_eq!(cmd("XLEN").arg("s").query::<i64>(&mut c).unwrap(), 1);
+    assert!(s.log_text().contains("DEBUG LOG: hello from the test"));
+}
+
+#[test]
+fn multi_exec_and_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    let (a, b, len): (String, String, i64) = redis::pipe()
+        .atomic()
+        .cmd("XADD")
+        .arg("s")
+        .arg("1-1")
+        .arg("f")
+        .arg("v")
+        .cmd("XADD")
+        .arg("s")
+        .arg("1-2")
+        .arg("f")
+        .arg("v")
+        .cmd("XLEN")
+        .arg("s")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((a.as_str(), b.as_str(), len), ("1-1", "1-2", 2));
+    // A queued command with the wrong arity aborts EXEC.
+    let text = talk(
+        s.addr,
+        b"MULTI\r\nXLEN\r\nXLEN s\r\nEXEC\r\nEXEC\r\nDISCARD\r\n",
+    );
+    assert_eq!(
+        text,
+        "+OK\r\n-ERR wrong number of arguments for 'xlen' command\r\n+QUEUED\r\n-EXECABORT Transaction discarded because of previous errors.\r\n-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n"
+    );
+    // An error at run time is one reply among the others.
+    let text = talk(s.addr, b"MULTI\r\nXADD s 1-1 f v\r\nXLEN s\r\nEXEC\r\n");
+    assert_eq!(
+        text,
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n:2\r\n"
+    );
+    // WATCH: a write by another client makes EXEC answer nil.
+    let mut other = s.conn();
+    let _: () = cmd("WATCH").arg("s").query(&mut c).unwrap();
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut other)
+        .unwrap();
+    let _: () = cmd("MULTI").query(&mut c).unwrap();
+    let _: String = cmd("XLEN").arg("s").query(&mut c).unwrap();
+    let r: Value = cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(r, Value::Nil);
+    // Without a change it runs.
+    let _: () = cmd("WATCH").arg("s").query(&mut c).unwrap();
+    let _: () = cmd("MULTI").query(&mut c).unwrap();
+    let _: String = cmd("XLEN").arg("s").query(&mut c).unwrap();
+    let r: Vec<i64> = cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(r, [3]);
+    // UNWATCH forgets.
+    let _: () = cmd("WATCH").arg("s").query(&mut c).unwrap();
+    let _: () = cmd("UNWATCH").query(&mut c).unwrap();
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut other)
+        .unwrap();
+    let _: () = cmd("MULTI").query(&mut c).unwrap();
+    let _: String = cmd("XLEN").arg("s").query(&mut c).unwrap();
+    let r: Vec<i64> = cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(r, [4]);
+}
+
+#[test]
+fn pipeline_of_ten_thousand_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    let mut p = redis::pipe();
+    for i in 0..10_000u64 {
+        p.cmd("XADD")
+            .arg("p")
+            .arg(format!("{}-1", i + 1))
+            .arg("n")
+            .arg(i);
+    }
+    let ids: Vec<String> = p.query(&mut c).unwrap();
+    assert_eq!(ids.len(), 10_000);
+    assert_eq!(ids[9_999], "10000-1");
+    assert_eq!(cmd("XLEN").arg("p").query::<i64>(&mut c).unwrap(), 10_000);
+}
+
+#[test]
+fn bad_input_closes_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut keeper = s.conn();
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("1-1")
+        .arg("f")
+        .arg("v")
+        .query(&mut keeper)
+        .unwrap();
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"*1\r\n$999999999999\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*3000000000\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n:12\r\n",
+            "-ERR Protocol error: expected '$', got ':'\r\n",
+        ),
+        (
+            b"ECHO \"unbalanced\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+        (b"*2\r\n$4\r\nECHO\r\n$5\r\nab", ""),
+    ];
+    for (input, want) in cases {
+        let out = raw(s.addr, input, Duration::from_millis(300));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            *want,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // Random garbage, in pieces.
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    for _ in 0..50 {
+        let mut junk = Vec::new();
+        for _ in 0..200 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            junk.push((seed >> 24) as u8);
+        }
+        let _ = raw(s.addr, &junk, Duration::from_millis(20));
+    }
+    // A huge declared bulk that never arrives does not reserve its size.
+    let out = raw(
+        s.addr,
+        b"*1\r\n$536870912\r\nabc",
+        Duration::from_millis(200),
+    );
+    assert!(out.is_empty());
+    assert_eq!(cmd("XLEN").arg("s").query::<i64>(&mut keeper).unwrap(), 1);
+    assert_eq!(cmd("PING").query::<String>(&mut keeper).unwrap(), "PONG");
+}
+
+#[test]
+fn sigterm_and_shutdown_exit_cleanly_and_keep_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--appendfsync", "no"]);
+    let mut c = s.conn();
+    for i in 1..=100 {
+        let _: String = cmd("XADD")
+            .arg("s")
+            .arg(format!("{i}-0"))
+            .arg("f")
+            .arg("v")
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = cmd("XGROUP")
+        .arg("CREATE")
+        .arg("s")
+        .arg("g")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    let status = s.terminate();
+    assert!(status.success(), "{status:?}");
+    let s = Server::start(dir.path(), &[]);
+    assert!(
+        s.log_text().contains("recovered 1 streams, 100 entries"),
+        "{}",
+        s.log_text()
+    );
+    let mut c = s.conn();
+    assert_eq!(cmd("XLEN").arg("s").query::<i64>(&mut c).unwrap(), 100);
+    let r: Value = cmd("SHUTDOWN").query(&mut c).unwrap_or(Value::Nil);
+    assert_eq!(r, Value::Nil);
+    let mut s = s;
+    assert!(s.wait_exit().success());
+}
