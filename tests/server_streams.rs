@@ -641,3 +641,31 @@ fn restart_keeps_streams_and_groups() {
         assert!(cfg.join(" ").contains("maxbytes 1073741824"), "{cfg:?}");
     }
 }
+
+#[test]
+fn pipelined_xadds_reply_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    // Plain XADDs to one key go out in one write; each keeps its reply, a
+    // refused ID is an error among them, and other forms run in between.
+    let text = common::server::talk(
+        s.addr,
+        b"XADD p 5-1 a 1\r\nXADD p 5-2 a 2\r\nXADD p 5-2 a dup\r\nXADD p 0-0 a z\r\nXADD p MAXLEN 2 5-3 a 3\r\nXADD p 5-4 a 4\r\nXADD q 1-1 b 1\r\nXADD p 5-5 odd\r\nXLEN p\r\n",
+    );
+    assert_eq!(
+        text,
+        "$3\r\n5-1\r\n$3\r\n5-2\r\n-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n-ERR The ID specified in XADD must be greater than 0-0\r\n$3\r\n5-3\r\n$3\r\n5-4\r\n$3\r\n1-1\r\n-ERR wrong number of arguments for 'xadd' command\r\n:3\r\n"
+    );
+    let mut c = s.conn();
+    let v: Value = cmd("XRANGE")
+        .arg("p")
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ids(&v), ["5-2", "5-3", "5-4"]);
+    let info: String = cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+    // The arity error is a rejected call, not a call (as in Redis).
+    assert!(info.contains("cmdstat_xadd:calls=7,"), "{info}");
+    assert!(info.contains("rejected_calls=1,failed_calls=2"), "{info}");
+}

@@ -97,9 +97,57 @@ pub(super) struct State {
     journal_bytes: u64,
     snapshot_bytes: u64,
     buf: Vec<u8>,
+    /// Where one entry is encoded before it joins `buf`.
+    scratch: Vec<u8>,
     /// Nodes holding a live entry (XINFO's radix-tree-keys), once counted;
     /// forgotten by deletes and trims.
     nodes: Option<u64>,
+}
+
+/// What [`Stream::add_many`] did: each entry's ID or error, and the
+/// commit of the write (`None` when every entry was refused).
+pub type AddedMany = (Vec<Result<StreamId, EngineError>>, Option<Commit>);
+
+/// The state an append changes, kept to undo appends whose write failed.
+struct Mark {
+    last_entry: Option<StreamId>,
+    appended: u64,
+    length: u64,
+    tail: Option<TailNode>,
+    shared: Option<Vec<Bytes>>,
+    shared_run: u32,
+    nodes: Option<u64>,
+    /// The logical start, when an append to an empty stream may move it.
+    first: Option<(u128, std::collections::BTreeSet<StreamId>)>,
+}
+
+impl Mark {
+    fn of(st: &State) -> Mark {
+        Mark {
+            last_entry: st.last_entry,
+            appended: st.appended,
+            length: st.length,
+            tail: st.tail.clone(),
+            shared: st.shared.clone(),
+            shared_run: st.shared_run,
+            nodes: st.nodes,
+            first: (st.length == 0).then(|| (st.meta.first, st.meta.deleted.clone())),
+        }
+    }
+
+    fn restore(self, st: &mut State) {
+        st.last_entry = self.last_entry;
+        st.appended = self.appended;
+        st.length = self.length;
+        st.tail = self.tail;
+        st.shared = self.shared;
+        st.shared_run = self.shared_run;
+        st.nodes = self.nodes;
+        if let Some((first, deleted)) = self.first {
+            st.meta.first = first;
+            st.meta.deleted = deleted;
+        }
+    }
 }
 
 /// A stream of entries with its consumer groups.
@@ -184,6 +232,7 @@ impl Stream {
                 journal_bytes,
                 snapshot_bytes,
                 buf: Vec::new(),
+                scratch: Vec::new(),
                 nodes: None,
             }),
         };
@@ -498,7 +547,8 @@ impl Stream {
         Ok(new_id)
     }
 
-    /// Appends an entry whose ID [`Stream::next_id`] gave.
+    /// Appends one entry under the stream's lock; on a failed write the
+    /// state is as before.
     pub(super) fn append_locked(
         &self,
         st: &mut State,
@@ -507,26 +557,51 @@ impl Stream {
         limits: NodeLimits,
         commits: &mut Vec<Commit>,
     ) -> Result<(), EngineError> {
-        let node_start = st
-            .tail
-            .as_ref()
-            .is_none_or(|t| t.is_full(fields, limits.max_entries, limits.max_bytes));
-        let ordinal = st.appended.saturating_add(1);
+        let mark = Mark::of(st);
         let mut buf = std::mem::take(&mut st.buf);
-        let shared = if st.shared_run < MAX_SHARED_RUN {
-            st.shared.as_deref()
-        } else {
-            None
-        };
-        let kind = entry::encode_into(&mut buf, ordinal, node_start, shared, fields);
+        buf.clear();
+        let kind = Self::stage_locked(st, new_id, fields, limits, &mut buf);
         let res = self.entries.submit(&[Entry {
             kind,
             key: new_id.key(),
             payload: &buf,
         }]);
         st.buf = buf;
-        commits.push(res?);
-        // Applied only after the append succeeded.
+        match res {
+            Ok(c) => {
+                commits.push(c);
+                Ok(())
+            }
+            Err(e) => {
+                mark.restore(st);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Encodes an entry at the end of `out` and applies it to the state,
+    /// before it is written: the caller writes it, or restores a [`Mark`].
+    fn stage_locked(
+        st: &mut State,
+        new_id: StreamId,
+        fields: &[(Bytes, Bytes)],
+        limits: NodeLimits,
+        out: &mut Vec<u8>,
+    ) -> u8 {
+        let node_start = st
+            .tail
+            .as_ref()
+            .is_none_or(|t| t.is_full(fields, limits.max_entries, limits.max_bytes));
+        let ordinal = st.appended.saturating_add(1);
+        let shared = if st.shared_run < MAX_SHARED_RUN {
+            st.shared.as_deref()
+        } else {
+            None
+        };
+        let mut one = std::mem::take(&mut st.scratch);
+        let kind = entry::encode_into(&mut one, ordinal, node_start, shared, fields);
+        out.extend_from_slice(&one);
+        st.scratch = one;
         let was_empty = st.length == 0;
         st.last_entry = Some(new_id);
         st.appended = ordinal;
@@ -549,7 +624,53 @@ impl Stream {
         if was_empty {
             st.meta.set_first(new_id.key());
         }
-        Ok(())
+        kind
+    }
+
+    /// XADD of several entries (a client's pipeline): every ID is worked
+    /// out and every entry encoded under one lock, then all are written
+    /// with one write. An entry whose ID is refused gets its error and the
+    /// others go on; a failed write fails them all and changes nothing.
+    pub fn add_many(
+        &self,
+        items: &[(AddId, &[(Bytes, Bytes)])],
+        now_ms: u64,
+        limits: NodeLimits,
+    ) -> Result<AddedMany, EngineError> {
+        let mut st = self.lock();
+        let mark = Mark::of(&st);
+        let mut buf = Vec::new();
+        let mut spans = Vec::with_capacity(items.len());
+        let mut out = Vec::with_capacity(items.len());
+        for (id, fields) in items {
+            match Self::next_id(&st, *id, None, now_ms) {
+                Ok(new_id) => {
+                    let at = buf.len();
+                    let kind = Self::stage_locked(&mut st, new_id, fields, limits, &mut buf);
+                    spans.push((kind, new_id.key(), at..buf.len()));
+                    out.push(Ok(new_id));
+                }
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        if spans.is_empty() {
+            return Ok((out, None));
+        }
+        let entries: Vec<Entry> = spans
+            .iter()
+            .map(|(kind, key, r)| Entry {
+                kind: *kind,
+                key: *key,
+                payload: &buf[r.clone()],
+            })
+            .collect();
+        match self.entries.submit(&entries) {
+            Ok(c) => Ok((out, Some(c))),
+            Err(e) => {
+                mark.restore(&mut st);
+                Err(e.into())
+            }
+        }
     }
 
     /// The last entry in the entries log, live or not (what a redo of an

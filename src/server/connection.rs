@@ -23,8 +23,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::blocking::BlockSpec;
 use super::client::{ClientInfo, ClientState, ReplyMode};
-use super::cmd::args::{Ctx, Outcome};
+use super::cmd::args::{Args, Ctx, Outcome};
 use super::cmd::table::{self, COMMANDS, LOADING, WRITE};
+use super::cmd::xadd::{self, XAdd};
 use super::shared::{Shared, lock};
 use crate::engine::keyspace::now_ms;
 use crate::resp::frame::Frame;
@@ -36,6 +37,10 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// Without a hard output limit, replies are written out once this many
 /// bytes wait, even within one read's requests.
 const FLUSH_AT_BYTES: usize = 1 << 20;
+
+fn is_xadd(args: &[Bytes]) -> bool {
+    args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
+}
 
 /// Why the connection ends.
 enum End {
@@ -118,21 +123,34 @@ impl Connection {
                 );
                 return Ok(());
             }
+            let mut reqs = Vec::new();
+            let mut bad = None;
             loop {
                 match self.parser.next(&mut self.rbuf) {
-                    Ok(Some(args)) => {
-                        if let End::Close = self.request(args).await? {
-                            self.flush().await?;
-                            return Ok(());
-                        }
-                    }
+                    Ok(Some(args)) => reqs.push(args),
                     Ok(None) => break,
                     Err(e) => {
-                        self.push(Frame::error(format!("ERR {e}")), Vec::new());
-                        self.flush().await?;
-                        tracing::info!(client = info.id, "protocol error from client: {e}");
-                        return Ok(());
+                        bad = Some(e);
+                        break;
                     }
+                }
+            }
+            let mut reqs = reqs.into_iter().peekable();
+            while let Some(args) = reqs.next() {
+                let end = if self.can_batch() && is_xadd(&args) {
+                    // A pipeline of XADDs to one key: one write for all.
+                    let key = args[1].clone();
+                    let mut run = vec![args];
+                    while let Some(a) = reqs.next_if(|a| is_xadd(a) && a[1] == key) {
+                        run.push(a);
+                    }
+                    self.xadd_run(key, run).await?
+                } else {
+                    self.request(args).await?
+                };
+                if let End::Close = end {
+                    self.flush().await?;
+                    return Ok(());
                 }
                 if self.over_output_limit() {
                     return Ok(());
@@ -141,7 +159,77 @@ impl Connection {
                     self.flush().await?;
                 }
             }
+            if let Some(e) = bad {
+                self.push(Frame::error(format!("ERR {e}")), Vec::new());
+                self.flush().await?;
+                tracing::info!(client = info.id, "protocol error from client: {e}");
+                return Ok(());
+            }
             self.flush().await?;
+        }
+    }
+
+    /// Whether requests may skip the one-by-one path: authenticated, not
+    /// in MULTI, no CLIENT PAUSE.
+    fn can_batch(&self) -> bool {
+        self.client.authenticated
+            && self.client.multi.is_none()
+            && lock(&self.shared.pause).is_none()
+    }
+
+    /// Runs consecutive XADDs to `key`; the plain ones are appended
+    /// together, the others one by one, replies in order.
+    async fn xadd_run(&mut self, key: Bytes, run: Vec<Vec<Bytes>>) -> std::io::Result<End> {
+        let mut plain = Vec::new();
+        for args in run {
+            match XAdd::parse(&mut Args::new(args.clone())) {
+                Ok(x) if x.is_plain_to(&key) => plain.push(x),
+                _ => {
+                    self.xadd_group(&key, std::mem::take(&mut plain));
+                    if let End::Close = self.request(args).await? {
+                        return Ok(End::Close);
+                    }
+                }
+            }
+        }
+        self.xadd_group(&key, plain);
+        Ok(End::Continue)
+    }
+
+    fn xadd_group(&mut self, key: &Bytes, group: Vec<XAdd>) {
+        if group.is_empty() {
+            return;
+        }
+        let engine = self.shared.engine();
+        let shared = self.shared.clone();
+        let start = Instant::now();
+        let results = {
+            let _read = shared.exec.read().unwrap_or_else(|e| e.into_inner());
+            let mut ctx = Ctx {
+                shared: &self.shared,
+                engine: &engine,
+                client: &mut self.client,
+                in_exec: false,
+                now_ms: now_ms(),
+            };
+            xadd::run_many(&mut ctx, key, &group)
+        };
+        drop(engine);
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        table::count_many(&self.shared, "XADD", group.len(), failed, start.elapsed());
+        self.shared.watched.touch(self.client.db, key);
+        *lock(&self.client.info.last_cmd) = "XADD";
+        self.client.info.last_ms.store(
+            self.client.info.created.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        for r in results {
+            match r {
+                Ok(Outcome::Durable(f, c)) => self.push(f, c),
+                Ok(Outcome::Reply(f)) => self.push(f, Vec::new()),
+                Ok(_) => {}
+                Err(e) => self.push(Frame::Error(Bytes::from(e.0)), Vec::new()),
+            }
         }
     }
 

@@ -449,8 +449,10 @@ fn max_inflight() -> u32 {
 ///
 /// The append itself already happened and is visible to readers; the commit
 /// only says when it is durable under the log's policy. Under `EverySec` and
-/// `No` it is ready at once.
+/// `No` it is ready at once. Clones wait for the same append (the replies
+/// to a pipeline written with one write share it).
 #[must_use = "an append is acknowledged only once its Commit completes"]
+#[derive(Clone)]
 pub struct Commit {
     pub(crate) dur: Option<Arc<Durability>>,
     pub(crate) seq: u64,

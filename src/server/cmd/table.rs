@@ -849,6 +849,30 @@ pub fn run_counted(ctx: &mut Ctx, i: usize, args: Vec<Bytes>) -> Outcome {
     }
 }
 
+/// Counts `n` calls of a command that ran together (a pipeline of XADDs).
+pub fn count_many(
+    shared: &crate::server::shared::Shared,
+    name: &str,
+    n: usize,
+    failed: usize,
+    took: std::time::Duration,
+) {
+    let Some(i) = lookup(name.as_bytes()) else {
+        return;
+    };
+    let stats = &shared.stats.per_command[i];
+    stats.calls.fetch_add(n as u64, Ordering::Relaxed);
+    stats.failed.fetch_add(failed as u64, Ordering::Relaxed);
+    stats
+        .usec
+        .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    shared.stats.commands.fetch_add(n as u64, Ordering::Relaxed);
+    shared
+        .stats
+        .error_replies
+        .fetch_add(failed as u64, Ordering::Relaxed);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

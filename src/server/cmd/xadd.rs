@@ -131,6 +131,58 @@ impl XAdd {
     }
 }
 
+impl XAdd {
+    /// True for a plain XADD (no trim, no condition, no NOMKSTREAM, not
+    /// the `0-0` that must not create the key) to `key`: consecutive ones
+    /// are appended together by [`run_many`].
+    pub fn is_plain_to(&self, key: &[u8]) -> bool {
+        self.key == key
+            && self.trim.is_none()
+            && self.cond.is_none()
+            && !self.nomkstream
+            && self.id != AddId::Explicit(StreamId::MIN)
+    }
+
+    /// The key.
+    pub fn key(&self) -> &Bytes {
+        &self.key
+    }
+}
+
+/// A client's consecutive plain XADDs to one key, appended with one write;
+/// each gets its own reply, as if they ran one by one.
+pub fn run_many(ctx: &mut Ctx, key: &Bytes, adds: &[XAdd]) -> Vec<CmdResult> {
+    let db = ctx.db();
+    let stream = match ctx.engine.stream_or_create(db, key) {
+        Ok(s) => s,
+        Err(e) => {
+            let text = e.to_string();
+            return adds.iter().map(|_| Err(CmdError(text.clone()))).collect();
+        }
+    };
+    let items: Vec<(AddId, &[(Bytes, Bytes)])> =
+        adds.iter().map(|a| (a.id, &a.fields[..])).collect();
+    let (now, lim) = (ctx.now_ms, ctx.engine.node_limits());
+    let out = match stream.add_many(&items, now, lim) {
+        Ok((ids, commit)) => ids
+            .into_iter()
+            .map(|r| match r {
+                Err(e) => Err(e.into()),
+                Ok(id) => Ok(Outcome::Durable(
+                    reply::id(id),
+                    commit.iter().cloned().collect(),
+                )),
+            })
+            .collect(),
+        Err(e) => {
+            let text = e.to_string();
+            adds.iter().map(|_| Err(CmdError(text.clone()))).collect()
+        }
+    };
+    ctx.wake(key);
+    out
+}
+
 /// IFTOP's error on a missing key.
 fn conflict(expected: StreamId) -> CmdError {
     EngineError::Conflict {
