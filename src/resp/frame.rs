@@ -43,6 +43,10 @@ pub enum Frame {
     Boolean(bool),
     /// RESP3 push `>n` (pub/sub messages); an array in RESP2.
     Push(Vec<Frame>),
+    /// Bytes already encoded, written as they are: for replies whose
+    /// encoding is the same in RESP2 and RESP3 (arrays of bulk strings),
+    /// built without a tree of frames.
+    Raw(Bytes),
 }
 
 impl Frame {
@@ -98,6 +102,7 @@ impl Frame {
             }
             Frame::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Frame::Boolean(b) => header(out, b':', i64::from(*b)),
+            Frame::Raw(b) => out.put_slice(b),
         }
     }
 
@@ -133,13 +138,36 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
-fn header(out: &mut BytesMut, tag: u8, n: i64) {
+/// Writes `n` in decimal, without allocating.
+pub fn put_decimal(out: &mut BytesMut, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}
+
+/// Writes a header line: `tag`, the number, CRLF (`*3`, `$5`, `:42`).
+pub fn header(out: &mut BytesMut, tag: u8, n: i64) {
+    out.reserve(24);
     out.put_u8(tag);
-    out.put_slice(n.to_string().as_bytes());
+    if n < 0 {
+        out.put_u8(b'-');
+    }
+    put_decimal(out, n.unsigned_abs());
     out.put_slice(b"\r\n");
 }
 
-fn bulk(out: &mut BytesMut, b: &[u8]) {
+/// Writes a bulk string.
+pub fn bulk(out: &mut BytesMut, b: &[u8]) {
+    out.reserve(b.len() + 26);
     header(out, b'$', b.len() as i64);
     out.put_slice(b);
     out.put_slice(b"\r\n");
@@ -188,5 +216,12 @@ mod tests {
         let set = Frame::Set(vec![Frame::Integer(1)]);
         assert_eq!(enc(&set, Resp3), "~1\r\n:1\r\n");
         assert_eq!(enc(&Frame::Array(vec![]), Resp2), "*0\r\n");
+        assert_eq!(
+            enc(&Frame::Integer(i64::MIN), Resp2),
+            ":-9223372036854775808\r\n"
+        );
+        assert_eq!(enc(&Frame::Integer(0), Resp3), ":0\r\n");
+        let raw = Frame::Raw(Bytes::from_static(b"*0\r\n"));
+        assert_eq!(enc(&raw, Resp3), "*0\r\n");
     }
 }

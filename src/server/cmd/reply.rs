@@ -1,11 +1,37 @@
 //! Reply shapes shared by the stream commands, as Redis 7 builds them.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::engine::entry::StreamEntry;
 use crate::engine::groups::MaybeEntry;
 use crate::engine::id::StreamId;
-use crate::resp::frame::Frame;
+use crate::resp::frame::{self, Frame};
+
+/// Writes an ID as a bulk string.
+fn put_id(out: &mut BytesMut, id: StreamId) {
+    let mut text = BytesMut::with_capacity(41);
+    frame::put_decimal(&mut text, id.ms);
+    text.extend_from_slice(b"-");
+    frame::put_decimal(&mut text, id.seq);
+    frame::bulk(out, &text);
+}
+
+/// Writes `[id, [field, value, ...]]`, or `[id, nil]` for a deleted entry.
+fn put_entry(out: &mut BytesMut, id: StreamId, fields: Option<&[(Bytes, Bytes)]>, resp3: bool) {
+    out.extend_from_slice(b"*2\r\n");
+    put_id(out, id);
+    match fields {
+        Some(f) => {
+            frame::header(out, b'*', 2 * f.len() as i64);
+            for (k, v) in f {
+                frame::bulk(out, k);
+                frame::bulk(out, v);
+            }
+        }
+        None if resp3 => out.extend_from_slice(b"_\r\n"),
+        None => out.extend_from_slice(b"*-1\r\n"),
+    }
+}
 
 /// An ID as a bulk string.
 pub fn id(id: StreamId) -> Frame {
@@ -27,9 +53,24 @@ pub fn entry(e: &StreamEntry) -> Frame {
     Frame::Array(vec![id(e.id), fields(&e.fields)])
 }
 
-/// A list of entries.
+/// A list of entries, encoded at once (the same bytes in RESP2 and RESP3).
 pub fn entries(es: &[StreamEntry]) -> Frame {
-    Frame::Array(es.iter().map(entry).collect())
+    let mut out = BytesMut::with_capacity(64 + es.len() * 64);
+    frame::header(&mut out, b'*', es.len() as i64);
+    for e in es {
+        put_entry(&mut out, e.id, Some(&e.fields), false);
+    }
+    Frame::Raw(out.freeze())
+}
+
+/// A list of group-read entries, encoded at once.
+fn maybe_entries(es: &[MaybeEntry], resp3: bool) -> Frame {
+    let mut out = BytesMut::with_capacity(64 + es.len() * 64);
+    frame::header(&mut out, b'*', es.len() as i64);
+    for e in es {
+        put_entry(&mut out, e.0, e.1.as_deref(), resp3);
+    }
+    Frame::Raw(out.freeze())
 }
 
 /// An entry of a group read: `[id, nil]` when it was deleted.
@@ -61,7 +102,7 @@ pub fn read_reply(streams: Vec<(Bytes, Vec<StreamEntry>)>, resp3: bool) -> Frame
 
 /// XREADGROUP's reply, shaped as XREAD's.
 pub fn group_reply(streams: Vec<(Bytes, Vec<MaybeEntry>)>, resp3: bool) -> Frame {
-    let list = |es: Vec<MaybeEntry>| Frame::Array(es.iter().map(maybe_entry).collect());
+    let list = |es: Vec<MaybeEntry>| maybe_entries(&es, resp3);
     if resp3 {
         Frame::Map(
             streams
