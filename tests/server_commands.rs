@@ -674,3 +674,108 @@ fn sigterm_and_shutdown_exit_cleanly_and_keep_data() {
     let mut s = s;
     assert!(s.wait_exit().success());
 }
+
+#[test]
+fn limits_maxclients_timeout_and_output_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--maxclients", "2", "--timeout", "1"]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    assert_eq!(
+        talk(s.addr, b"PING\r\n"),
+        "-ERR max number of clients reached\r\n"
+    );
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("100")
+        .query(&mut a)
+        .unwrap();
+    // The idle timeout closes a connection that sends nothing.
+    std::thread::sleep(Duration::from_millis(2200));
+    assert!(
+        cmd("PING").query::<String>(&mut b).is_err(),
+        "idle client still served"
+    );
+    let mut c = s.conn();
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("timeout")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    // A reply over the hard output limit disconnects that client only.
+    let big = "x".repeat(1000);
+    for i in 0..300 {
+        let _: String = cmd("XADD")
+            .arg("big")
+            .arg("*")
+            .arg("v")
+            .arg(&big)
+            .arg("i")
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("normal 100kb 0 0")
+        .query(&mut c)
+        .unwrap();
+    let mut d = s.conn();
+    assert!(
+        cmd("XRANGE")
+            .arg("big")
+            .arg("-")
+            .arg("+")
+            .query::<Value>(&mut d)
+            .is_err()
+    );
+    let v: Value = cmd("XRANGE")
+        .arg("big")
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(10)
+        .query(&mut c)
+        .unwrap();
+    assert!(matches!(v, Value::Array(ref e) if e.len() == 10));
+    let info: String = cmd("INFO").arg("stats").query(&mut c).unwrap();
+    assert!(
+        info.contains("client_output_buffer_limit_disconnections:1"),
+        "{info}"
+    );
+    // A client that never reads its replies does not make the server grow
+    // without bound: it stops being read, and the others are served.
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("normal 0 0 0")
+        .query(&mut c)
+        .unwrap();
+    let mut hog = std::net::TcpStream::connect(s.addr).unwrap();
+    hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    let req = b"XRANGE big - +\r\n".repeat(64);
+    let mut sent = 0usize;
+    for _ in 0..20_000 {
+        use std::io::Write;
+        if hog.write_all(&req).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(
+        sent < 20_000,
+        "the server kept reading a client that never reads"
+    );
+    assert_eq!(cmd("XLEN").arg("big").query::<i64>(&mut c).unwrap(), 300);
+    let rss = |info: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory_rss:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let mem: String = cmd("INFO").arg("memory").query(&mut c).unwrap();
+    assert!(rss(&mem) < 512 << 20, "{mem}");
+}
