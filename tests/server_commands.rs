@@ -779,3 +779,197 @@ fn limits_maxclients_timeout_and_output_buffer() {
     let mem: String = cmd("INFO").arg("memory").query(&mut c).unwrap();
     assert!(rss(&mem) < 512 << 20, "{mem}");
 }
+
+#[test]
+fn rename_copy_and_expiry_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    for i in 1..=5 {
+        let _: String = cmd("XADD")
+            .arg("a")
+            .arg(format!("{i}-0"))
+            .arg("n")
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = cmd("XGROUP")
+        .arg("CREATE")
+        .arg("a")
+        .arg("g")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    let _: Value = cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("w")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg("a")
+        .arg(">")
+        .query(&mut c)
+        .unwrap();
+    // RENAME and RENAMENX.
+    assert_eq!(
+        err_text(cmd("RENAME").arg("nope").arg("x").query(&mut c)),
+        "ERR no such key"
+    );
+    let _: () = cmd("RENAME").arg("a").arg("b").query(&mut c).unwrap();
+    assert_eq!(cmd("EXISTS").arg("a").query::<i64>(&mut c).unwrap(), 0);
+    assert_eq!(cmd("XLEN").arg("b").query::<i64>(&mut c).unwrap(), 5);
+    let _: String = cmd("XADD")
+        .arg("other")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        cmd("RENAMENX")
+            .arg("b")
+            .arg("other")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        0
+    );
+    // COPY keeps entries and groups; REPLACE and DB.
+    assert_eq!(
+        cmd("COPY")
+            .arg("b")
+            .arg("other")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        cmd("COPY")
+            .arg("b")
+            .arg("other")
+            .arg("REPLACE")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        cmd("COPY")
+            .arg("b")
+            .arg("b")
+            .arg("DB")
+            .arg(2)
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        err_text(cmd("COPY").arg("b").arg("b").query(&mut c)),
+        "ERR source and destination objects are the same"
+    );
+    let _: String = cmd("XADD")
+        .arg("b")
+        .arg("6-0")
+        .arg("n")
+        .arg(6)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        cmd("XLEN").arg("other").query::<i64>(&mut c).unwrap(),
+        5,
+        "a copy is independent"
+    );
+    let pending: Value = cmd("XPENDING").arg("other").arg("g").query(&mut c).unwrap();
+    let Value::Array(p) = pending else { panic!() };
+    assert_eq!(p[0], Value::Int(2));
+    // Expiry.
+    assert_eq!(cmd("TTL").arg("nope").query::<i64>(&mut c).unwrap(), -2);
+    assert_eq!(cmd("TTL").arg("b").query::<i64>(&mut c).unwrap(), -1);
+    assert_eq!(
+        cmd("EXPIRE")
+            .arg("b")
+            .arg(1000)
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        cmd("EXPIRE")
+            .arg("b")
+            .arg(2000)
+            .arg("NX")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        cmd("EXPIRE")
+            .arg("b")
+            .arg(500)
+            .arg("GT")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        cmd("EXPIRE")
+            .arg("b")
+            .arg(500)
+            .arg("LT")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    let ttl: i64 = cmd("TTL").arg("b").query(&mut c).unwrap();
+    assert!((499..=500).contains(&ttl), "{ttl}");
+    assert!(cmd("PTTL").arg("b").query::<i64>(&mut c).unwrap() > 498_000);
+    let at: i64 = cmd("EXPIRETIME").arg("b").query(&mut c).unwrap();
+    assert!(at > 1_700_000_000);
+    assert_eq!(
+        cmd("PEXPIRE")
+            .arg("other")
+            .arg(150)
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    assert_eq!(cmd("PERSIST").arg("b").query::<i64>(&mut c).unwrap(), 1);
+    assert_eq!(cmd("PERSIST").arg("b").query::<i64>(&mut c).unwrap(), 0);
+    let _: () = cmd("SELECT").arg(2).query(&mut c).unwrap();
+    assert_eq!(
+        cmd("PEXPIREAT")
+            .arg("b")
+            .arg(4_000_000_000_000u64)
+            .query::<i64>(&mut c)
+            .unwrap(),
+        1
+    );
+    let info: String = cmd("INFO").arg("keyspace").query(&mut c).unwrap();
+    assert!(info.contains("db2:keys=1,expires=1"), "{info}");
+    // A key whose time passed is gone, whether read or not.
+    std::thread::sleep(Duration::from_millis(400));
+    let _: () = cmd("SELECT").arg(0).query(&mut c).unwrap();
+    assert_eq!(cmd("EXISTS").arg("other").query::<i64>(&mut c).unwrap(), 0);
+    assert_eq!(
+        cmd("EXPIRE").arg("b").arg(-1).query::<i64>(&mut c).unwrap(),
+        1
+    );
+    assert_eq!(
+        cmd("EXISTS").arg("b").query::<i64>(&mut c).unwrap(),
+        0,
+        "a past time deletes"
+    );
+    // Restart: db2's copy keeps its expiry time and its group.
+    s.kill9();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    let _: () = cmd("SELECT").arg(2).query(&mut c).unwrap();
+    assert_eq!(
+        cmd("PEXPIRETIME").arg("b").query::<i64>(&mut c).unwrap(),
+        4_000_000_000_000
+    );
+    assert_eq!(cmd("XLEN").arg("b").query::<i64>(&mut c).unwrap(), 5);
+    let pending: Value = cmd("XPENDING").arg("b").arg("g").query(&mut c).unwrap();
+    let Value::Array(p) = pending else { panic!() };
+    assert_eq!(p[0], Value::Int(2));
+}

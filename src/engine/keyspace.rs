@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -108,6 +109,8 @@ pub(super) struct Slot {
     pub(super) kind: KeyType,
     settings: Mutex<StreamSettings>,
     stream: Mutex<Option<Arc<Stream>>>,
+    /// Unix ms at which the key expires; 0 when it does not.
+    expire_at: AtomicU64,
 }
 
 impl Slot {
@@ -117,7 +120,17 @@ impl Slot {
             kind,
             settings: Mutex::new(settings),
             stream: Mutex::new(None),
+            expire_at: AtomicU64::new(0),
         })
+    }
+
+    fn expire(&self) -> u64 {
+        self.expire_at.load(Ordering::Acquire)
+    }
+
+    fn expired(&self, now_ms: u64) -> bool {
+        let at = self.expire();
+        at != 0 && at <= now_ms
     }
 }
 
@@ -148,7 +161,12 @@ pub struct Engine {
 const CATALOG: &str = "catalog";
 /// The first snapshot layout (no settings): read, no longer written.
 const CAT_SNAPSHOT_V1: u8 = 1;
-const CAT_SNAPSHOT: u8 = 7;
+/// The second snapshot layout (settings, no expiry): read, no longer
+/// written.
+const CAT_SNAPSHOT_V2: u8 = 7;
+const CAT_SNAPSHOT: u8 = 10;
+const CAT_RENAME: u8 = 8;
+const CAT_EXPIRE: u8 = 9;
 const CAT_PUT: u8 = 2;
 const CAT_DEL: u8 = 3;
 const CAT_SETDB: u8 = 4;
@@ -219,7 +237,7 @@ impl Engine {
         let mut recs = Vec::new();
         for rec in catalog.iter_back_from(u128::MAX)? {
             let rec = rec?;
-            let snap = rec.kind == CAT_SNAPSHOT || rec.kind == CAT_SNAPSHOT_V1;
+            let snap = matches!(rec.kind, CAT_SNAPSHOT | CAT_SNAPSHOT_V2 | CAT_SNAPSHOT_V1);
             recs.push(rec);
             if snap {
                 break;
@@ -308,6 +326,7 @@ impl Engine {
                     codec::put_u64(&mut b, slot.kind.code());
                     codec::put_bytes(&mut b, k);
                     lock(&slot.settings).encode_into(&mut b);
+                    codec::put_u64(&mut b, slot.expire());
                 }
             }
             let key = ks.catalog_key.saturating_add(1);
@@ -347,8 +366,9 @@ impl Engine {
     /// another type.
     pub fn stream(&self, db: usize, key: &[u8]) -> Result<Option<Arc<Stream>>, EngineError> {
         let slot = {
-            let ks = lock(&self.ks);
+            let mut ks = lock(&self.ks);
             self.check_db(&ks, db)?;
+            self.reap(&mut ks, db, key)?;
             match ks.dbs[db].get(key) {
                 None => return Ok(None),
                 Some(s) if s.kind != KeyType::Stream => return Err(EngineError::WrongType),
@@ -372,6 +392,7 @@ impl Engine {
     fn stream_slot(&self, db: usize, key: &[u8]) -> Result<Arc<Slot>, EngineError> {
         let mut ks = lock(&self.ks);
         self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
         match ks.dbs[db].get(key) {
             Some(s) if s.kind != KeyType::Stream => Err(EngineError::WrongType),
             Some(s) => Ok(s.clone()),
@@ -412,8 +433,9 @@ impl Engine {
         db: usize,
         key: &[u8],
     ) -> Result<Option<StreamSettings>, EngineError> {
-        let ks = lock(&self.ks);
+        let mut ks = lock(&self.ks);
         self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
         match ks.dbs[db].get(key) {
             None => Ok(None),
             Some(s) if s.kind != KeyType::Stream => Err(EngineError::WrongType),
@@ -510,37 +532,239 @@ impl Engine {
 
     /// DEL / UNLINK of one key; true when it existed.
     pub fn delete(&self, db: usize, key: &[u8]) -> Result<bool, EngineError> {
-        let slot = {
-            let mut ks = lock(&self.ks);
-            self.check_db(&ks, db)?;
-            let Some(slot) = ks.dbs[db].get(key).cloned() else {
-                return Ok(false);
-            };
-            let mut b = Vec::new();
-            codec::put_u64(&mut b, slot.sid);
-            self.write_catalog(&mut ks, CAT_DEL, &b)?;
-            ks.remove(db, key);
-            slot
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        if self.reap(&mut ks, db, key)? {
+            return Ok(false);
+        }
+        let Some(slot) = ks.dbs[db].get(key).cloned() else {
+            return Ok(false);
         };
+        self.remove_slot(&mut ks, db, key, &slot)?;
+        Ok(true)
+    }
+
+    /// Removes a key: the catalog record first, then its files.
+    fn remove_slot(
+        &self,
+        ks: &mut Keyspace,
+        db: usize,
+        key: &[u8],
+        slot: &Slot,
+    ) -> Result<(), EngineError> {
+        let mut b = Vec::new();
+        codec::put_u64(&mut b, slot.sid);
+        self.write_catalog(ks, CAT_DEL, &b)?;
+        ks.remove(db, key);
         *lock(&slot.stream) = None;
         let name = log_name(slot.sid);
         self.store.remove(&name)?;
         self.store.remove(&format!("{name}.m"))?;
         self.watches.notify(db, key);
+        Ok(())
+    }
+
+    /// Removes `key` if its expiry time passed; true when it did.
+    pub(super) fn reap(
+        &self,
+        ks: &mut Keyspace,
+        db: usize,
+        key: &[u8],
+    ) -> Result<bool, EngineError> {
+        let slot = match ks.dbs[db].get(key) {
+            Some(s) if s.expired(now_ms()) => s.clone(),
+            _ => return Ok(false),
+        };
+        self.remove_slot(ks, db, key, &slot)?;
+        Ok(true)
+    }
+
+    /// Sets (Unix ms) or clears (0) a key's expiry time, persisted in the
+    /// catalog. A time already past deletes the key. False when the key
+    /// does not exist.
+    pub fn set_expire(&self, db: usize, key: &[u8], at_ms: u64) -> Result<bool, EngineError> {
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
+        let Some(slot) = ks.dbs[db].get(key).cloned() else {
+            return Ok(false);
+        };
+        if at_ms != 0 && at_ms <= now_ms() {
+            self.remove_slot(&mut ks, db, key, &slot)?;
+            return Ok(true);
+        }
+        let mut b = Vec::new();
+        codec::put_u64(&mut b, slot.sid);
+        codec::put_u64(&mut b, at_ms);
+        self.write_catalog(&mut ks, CAT_EXPIRE, &b)?;
+        slot.expire_at.store(at_ms, Ordering::Release);
+        Ok(true)
+    }
+
+    /// A key's expiry time: `None` when the key does not exist, `Some(0)`
+    /// when it has none.
+    pub fn expire_of(&self, db: usize, key: &[u8]) -> Result<Option<u64>, EngineError> {
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
+        Ok(ks.dbs[db].get(key).map(|s| s.expire()))
+    }
+
+    /// Removes keys whose expiry time passed, at most `max` of them (the
+    /// server calls it periodically, as Redis's active expiry). Returns how
+    /// many went.
+    pub fn purge_expired(&self, max: usize) -> Result<u64, EngineError> {
+        let mut ks = lock(&self.ks);
+        let now = now_ms();
+        let due: Vec<(usize, Bytes)> = ks
+            .dbs
+            .iter()
+            .enumerate()
+            .flat_map(|(db, m)| {
+                m.iter()
+                    .filter(|(_, s)| s.expired(now))
+                    .map(move |(k, _)| (db, k.clone()))
+            })
+            .take(max)
+            .collect();
+        let mut n = 0;
+        for (db, key) in due {
+            if self.reap(&mut ks, db, &key)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// RENAME (`nx` false) and RENAMENX (`nx` true). RENAME replaces an
+    /// existing destination; RENAMENX then answers false. The expiry time
+    /// goes with the key. `ERR no such key` when `key` does not exist.
+    pub fn rename(
+        &self,
+        db: usize,
+        key: &[u8],
+        new_key: &[u8],
+        nx: bool,
+    ) -> Result<bool, EngineError> {
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
+        self.reap(&mut ks, db, new_key)?;
+        let Some(slot) = ks.dbs[db].get(key).cloned() else {
+            return Err(EngineError::NoSuchKey);
+        };
+        if key == new_key {
+            return Ok(!nx);
+        }
+        if let Some(old) = ks.dbs[db].get(new_key).cloned() {
+            if nx {
+                return Ok(false);
+            }
+            self.remove_slot(&mut ks, db, new_key, &old)?;
+        }
+        let mut b = Vec::new();
+        codec::put_u64(&mut b, slot.sid);
+        codec::put_u64(&mut b, db as u64);
+        codec::put_bytes(&mut b, new_key);
+        self.write_catalog(&mut ks, CAT_RENAME, &b)?;
+        ks.remove(db, key);
+        ks.insert(db, Bytes::copy_from_slice(new_key), slot);
+        drop(ks);
+        self.watches.notify(db, key);
+        self.watches.notify(db, new_key);
+        Ok(true)
+    }
+
+    /// COPY: a new stream with the same entries, groups, settings and
+    /// expiry time. False when `key` does not exist, or `to_key` does and
+    /// `replace` is not set. The source is locked (no appends) while its
+    /// records are copied; the destination enters the catalog once its
+    /// files are written, so a crash before leaves only garbage that the
+    /// next open removes.
+    pub fn copy(
+        &self,
+        db: usize,
+        key: &[u8],
+        to_db: usize,
+        to_key: &[u8],
+        replace: bool,
+    ) -> Result<bool, EngineError> {
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        self.check_db(&ks, to_db)?;
+        if db == to_db && key == to_key {
+            return Err(EngineError::SameObject);
+        }
+        self.reap(&mut ks, db, key)?;
+        self.reap(&mut ks, to_db, to_key)?;
+        let Some(src) = ks.dbs[db].get(key).cloned() else {
+            return Ok(false);
+        };
+        let existing = ks.dbs[to_db].get(to_key).cloned();
+        if existing.is_some() && !replace {
+            return Ok(false);
+        }
+        let stream = self.open_stream(&src)?;
+        let sid = ks.next_sid;
+        let name = log_name(sid);
+        let settings = *lock(&src.settings);
+        let (entries_cfg, journal_cfg) = self.log_configs(settings);
+        {
+            let _frozen = stream.state.lock().unwrap_or_else(|e| e.into_inner());
+            let (from_entries, from_journal) = stream.logs();
+            // Leftovers of an interrupted COPY to the same number go first.
+            self.store.remove(&name)?;
+            self.store.remove(&format!("{name}.m"))?;
+            let to_entries = self.store.log_with(&name, entries_cfg)?;
+            copy_log(from_entries, &to_entries)?;
+            let to_journal = self.store.log_with(&format!("{name}.m"), journal_cfg)?;
+            copy_log(from_journal, &to_journal)?;
+        }
+        if let Some(old) = existing {
+            self.remove_slot(&mut ks, to_db, to_key, &old)?;
+        }
+        let mut b = Vec::new();
+        codec::put_u64(&mut b, sid);
+        codec::put_u64(&mut b, to_db as u64);
+        codec::put_u64(&mut b, KeyType::Stream.code());
+        codec::put_bytes(&mut b, to_key);
+        self.write_catalog(&mut ks, CAT_PUT, &b)?;
+        ks.next_sid = sid.saturating_add(1);
+        let slot = Slot::new(sid, KeyType::Stream, StreamSettings::default());
+        ks.insert(to_db, Bytes::copy_from_slice(to_key), slot.clone());
+        if settings != StreamSettings::default() {
+            let mut b = Vec::new();
+            codec::put_u64(&mut b, sid);
+            settings.encode_into(&mut b);
+            self.write_catalog(&mut ks, CAT_SETTINGS, &b)?;
+            *lock(&slot.settings) = settings;
+        }
+        let at = src.expire();
+        if at != 0 {
+            let mut b = Vec::new();
+            codec::put_u64(&mut b, sid);
+            codec::put_u64(&mut b, at);
+            self.write_catalog(&mut ks, CAT_EXPIRE, &b)?;
+            slot.expire_at.store(at, Ordering::Release);
+        }
+        drop(ks);
+        self.watches.notify(to_db, to_key);
         Ok(true)
     }
 
     /// EXISTS of one key.
     pub fn exists(&self, db: usize, key: &[u8]) -> Result<bool, EngineError> {
-        let ks = lock(&self.ks);
+        let mut ks = lock(&self.ks);
         self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
         Ok(ks.dbs[db].contains_key(key))
     }
 
     /// TYPE: the key's type, `None` when missing.
     pub fn key_type(&self, db: usize, key: &[u8]) -> Result<Option<KeyType>, EngineError> {
-        let ks = lock(&self.ks);
+        let mut ks = lock(&self.ks);
         self.check_db(&ks, db)?;
+        self.reap(&mut ks, db, key)?;
         Ok(ks.dbs[db].get(key).map(|s| s.kind))
     }
 
@@ -548,11 +772,19 @@ impl Engine {
     pub fn keys(&self, db: usize, pattern: &[u8]) -> Result<Vec<Bytes>, EngineError> {
         let ks = lock(&self.ks);
         self.check_db(&ks, db)?;
+        let now = now_ms();
         Ok(ks.dbs[db]
-            .keys()
-            .filter(|k| glob_match(pattern, k, false))
-            .cloned()
+            .iter()
+            .filter(|(k, s)| !s.expired(now) && glob_match(pattern, k, false))
+            .map(|(k, _)| k.clone())
             .collect())
+    }
+
+    /// Keys of `db` with an expiry time (INFO keyspace's `expires`).
+    pub fn expires_count(&self, db: usize) -> Result<u64, EngineError> {
+        let ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        Ok(ks.dbs[db].values().filter(|s| s.expire() != 0).count() as u64)
     }
 
     /// DBSIZE.
@@ -576,8 +808,9 @@ impl Engine {
         let ks = lock(&self.ks);
         self.check_db(&ks, db)?;
         let mut out = Vec::new();
+        let now = now_ms();
         let mut visit = |k: &Bytes| {
-            let Some(slot) = ks.dbs[db].get(k) else {
+            let Some(slot) = ks.dbs[db].get(k).filter(|s| !s.expired(now)) else {
                 return;
             };
             let type_ok =
@@ -608,6 +841,8 @@ impl Engine {
         let mut ks = lock(&self.ks);
         self.check_db(&ks, db)?;
         self.check_db(&ks, to)?;
+        self.reap(&mut ks, db, key)?;
+        self.reap(&mut ks, to, key)?;
         if db == to {
             return Err(EngineError::SameObject);
         }
@@ -681,6 +916,40 @@ impl Engine {
     }
 }
 
+/// Copies every record of `from` into the empty log `to`, durably.
+fn copy_log(from: &Log, to: &Log) -> Result<(), EngineError> {
+    let mut batch: Vec<(u8, u128, Bytes)> = Vec::new();
+    let mut bytes = 0usize;
+    let flush = |batch: &mut Vec<(u8, u128, Bytes)>| -> Result<(), EngineError> {
+        let entries: Vec<Entry> = batch
+            .iter()
+            .map(|(kind, key, p)| Entry {
+                kind: *kind,
+                key: *key,
+                payload: p,
+            })
+            .collect();
+        if !entries.is_empty() {
+            // Made durable by the sync at the end.
+            drop(to.submit(&entries)?);
+        }
+        batch.clear();
+        Ok(())
+    };
+    for rec in from.iter_from(0)? {
+        let rec = rec?;
+        bytes += rec.payload.len();
+        batch.push((rec.kind, rec.key, rec.payload));
+        if bytes >= 1 << 20 {
+            flush(&mut batch)?;
+            bytes = 0;
+        }
+    }
+    flush(&mut batch)?;
+    to.sync()?;
+    Ok(())
+}
+
 fn apply_catalog(
     ks: &mut Keyspace,
     by_sid: &mut HashMap<u64, (usize, Bytes)>,
@@ -692,23 +961,26 @@ fn apply_catalog(
     let put = |ks: &mut Keyspace,
                by_sid: &mut HashMap<u64, (usize, Bytes)>,
                r: &mut Reader,
-               with_settings: bool| {
+               layout: u8| {
         let sid = r.u64()?;
         let db = r.len(ks.dbs.len().saturating_sub(1))?;
         let kind = KeyType::from_code(r.u64()?)?;
         let key = r.bytes()?;
-        let settings = if with_settings {
+        let settings = if layout >= 2 {
             StreamSettings::decode(r)?
         } else {
             StreamSettings::default()
         };
+        let expire = if layout >= 3 { r.u64()? } else { 0 };
         ks.next_sid = ks.next_sid.max(sid.saturating_add(1));
         by_sid.insert(sid, (db, key.clone()));
-        ks.insert(db, key, Slot::new(sid, kind, settings));
+        let slot = Slot::new(sid, kind, settings);
+        slot.expire_at.store(expire, Ordering::Release);
+        ks.insert(db, key, slot);
         Ok::<(), Malformed>(())
     };
     match kind {
-        CAT_SNAPSHOT | CAT_SNAPSHOT_V1 => {
+        CAT_SNAPSHOT | CAT_SNAPSHOT_V2 | CAT_SNAPSHOT_V1 => {
             for d in &mut ks.dbs {
                 d.clear();
             }
@@ -719,10 +991,35 @@ fn apply_catalog(
             ks.next_sid = r.u64()?;
             let n = r.len(max)?;
             for _ in 0..n {
-                put(ks, by_sid, &mut r, kind == CAT_SNAPSHOT)?;
+                let layout = match kind {
+                    CAT_SNAPSHOT_V1 => 1,
+                    CAT_SNAPSHOT_V2 => 2,
+                    _ => 3,
+                };
+                put(ks, by_sid, &mut r, layout)?;
             }
         }
-        CAT_PUT => put(ks, by_sid, &mut r, false)?,
+        CAT_PUT => put(ks, by_sid, &mut r, 1)?,
+        CAT_RENAME => {
+            let sid = r.u64()?;
+            let to = r.len(ks.dbs.len().saturating_sub(1))?;
+            let new_key = r.bytes()?;
+            if let Some((db, key)) = by_sid.get(&sid).cloned() {
+                if let Some(slot) = ks.remove(db, &key) {
+                    ks.insert(to, new_key.clone(), slot);
+                }
+                by_sid.insert(sid, (to, new_key));
+            }
+        }
+        CAT_EXPIRE => {
+            let sid = r.u64()?;
+            let at = r.u64()?;
+            if let Some((db, key)) = by_sid.get(&sid) {
+                if let Some(slot) = ks.dbs[*db].get(key) {
+                    slot.expire_at.store(at, Ordering::Release);
+                }
+            }
+        }
         CAT_SETTINGS => {
             let sid = r.u64()?;
             let settings = StreamSettings::decode(&mut r)?;
@@ -801,6 +1098,16 @@ mod tests {
         apply_catalog(&mut ks, &mut by_sid, 7, Bytes::from_static(v2)).unwrap();
         let slot = ks.dbs[2].get(&b"k"[..]).unwrap();
         assert_eq!(lock(&slot.settings).max_bytes, Some(100));
+        // Layout 3 (kind 10): then the expiry time (0: none; here 5).
+        let v3: &[u8] = &[9, 1, 3, 2, 1, 1, b'k', 8, 100, 5];
+        let mut ks = empty_keyspace();
+        apply_catalog(&mut ks, &mut by_sid, 10, Bytes::from_static(v3)).unwrap();
+        let slot = ks.dbs[2].get(&b"k"[..]).unwrap();
+        assert_eq!(
+            (lock(&slot.settings).max_bytes, slot.expire()),
+            (Some(100), 5)
+        );
+        assert!(apply_catalog(&mut ks, &mut by_sid, 10, Bytes::from_static(v2)).is_err());
         // Each layout read as the other is corrupt, not misread.
         let mut ks = empty_keyspace();
         assert!(apply_catalog(&mut ks, &mut by_sid, 1, Bytes::from_static(v2)).is_err());

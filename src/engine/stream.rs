@@ -1165,6 +1165,11 @@ impl Stream {
         Ok(())
     }
 
+    /// The entries log and the journal (COPY reads them).
+    pub(super) fn logs(&self) -> (&Arc<Log>, &Arc<Log>) {
+        (&self.entries, &self.journal)
+    }
+
     /// Bytes of torn or corrupt tails cut off when the two logs opened.
     pub fn torn_bytes(&self) -> u64 {
         self.entries.recovery().torn_bytes + self.journal.recovery().torn_bytes

@@ -168,6 +168,7 @@ impl Engine {
             .collect();
         let mut slots: Vec<Option<Arc<Slot>>> = Vec::with_capacity(keys.len());
         for k in &keys {
+            self.reap(&mut ks, db, k)?;
             match ks.dbs[db].get(*k) {
                 Some(s) if s.kind != KeyType::Stream => return Err(EngineError::WrongType),
                 s => slots.push(s.cloned()),

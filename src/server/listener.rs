@@ -153,6 +153,7 @@ pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
         tasks.spawn(accept_loop(shared, l));
     }
     tasks.spawn(retention_loop(shared.clone()));
+    tasks.spawn(expiry_loop(shared.clone()));
 
     let mut shutdown = shared.shutdown.subscribe();
     let sigterm = async {
@@ -269,6 +270,23 @@ async fn retention_loop(shared: Arc<Shared>) {
             Ok(0) => {}
             Ok(n) => tracing::info!("retention removed {n} entries"),
             Err(e) => tracing::warn!("retention check failed: {e}"),
+        }
+    }
+}
+
+/// Removes expired keys in the background, as Redis's active expiry: ten
+/// times a second, at most `EXPIRE_BATCH` keys each time.
+async fn expiry_loop(shared: Arc<Shared>) {
+    const EXPIRE_BATCH: usize = 200;
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let engine = shared.engine();
+        if let Err(e) = engine.purge_expired(EXPIRE_BATCH) {
+            tracing::warn!("removing expired keys failed: {e}");
         }
     }
 }

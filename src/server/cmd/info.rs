@@ -146,8 +146,9 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             let _ = write!(out, "# Keyspace\r\n");
             for db in 0..ctx.engine.databases() {
                 let n = ctx.engine.dbsize(db).unwrap_or(0);
+                let e = ctx.engine.expires_count(db).unwrap_or(0);
                 if n > 0 {
-                    let _ = write!(out, "db{db}:keys={n},expires=0,avg_ttl=0\r\n");
+                    let _ = write!(out, "db{db}:keys={n},expires={e},avg_ttl=0\r\n");
                 }
             }
             Ok(())
