@@ -98,6 +98,20 @@ impl Reader {
         Ok(b)
     }
 
+    /// Reads a length-prefixed byte string; returns where it is in the
+    /// buffer, without taking a handle on it.
+    pub fn range(&mut self) -> Result<std::ops::Range<usize>, Malformed> {
+        let n = self.u64()?;
+        let left = self.buf.len().saturating_sub(self.at);
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= left)
+            .ok_or(Malformed)?;
+        let r = self.at..self.at + n;
+        self.at += n;
+        Ok(r)
+    }
+
     /// Reads one raw byte.
     pub fn byte(&mut self) -> Result<u8, Malformed> {
         let b = *self.buf.get(self.at).ok_or(Malformed)?;

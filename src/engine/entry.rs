@@ -122,6 +122,36 @@ pub fn decode(kind: u8, payload: Bytes) -> Result<Decoded, Malformed> {
     })
 }
 
+/// Decodes an entry record's payload without a handle per value: the
+/// names, when the record spells them, replace `names` (the set later
+/// records share); `values` gets where each value is in `payload`.
+pub fn decode_ranges(
+    kind: u8,
+    payload: &Bytes,
+    names: &mut Option<Vec<Bytes>>,
+    values: &mut Vec<std::ops::Range<usize>>,
+) -> Result<(), Malformed> {
+    let max = payload.len();
+    let mut r = Reader::new(payload.clone());
+    r.u64()?;
+    if kind & FLAG_SAME_FIELDS == 0 {
+        let n = r.len(max)?;
+        let mut spelled = Vec::with_capacity(n);
+        for _ in 0..n {
+            spelled.push(r.bytes()?);
+        }
+        *names = Some(spelled);
+    }
+    values.clear();
+    while !r.is_empty() {
+        values.push(r.range()?);
+    }
+    match names {
+        Some(n) if n.len() == values.len() => Ok(()),
+        _ => Err(Malformed),
+    }
+}
+
 /// Pairs decoded values with their names; `shared` is the last spelled set.
 pub fn resolve(
     id: StreamId,

@@ -104,6 +104,10 @@ pub(super) struct State {
     nodes: Option<u64>,
 }
 
+/// What [`Stream::range_each`] calls per entry: ID, field names, the
+/// record's payload, and where each value is in it.
+pub type EntryVisitor<'a> = dyn FnMut(StreamId, &[Bytes], &Bytes, &[std::ops::Range<usize>]) + 'a;
+
 /// What [`Stream::add_many`] did: each entry's ID or error, and the
 /// commit of the write (`None` when every entry was refused).
 pub type AddedMany = (Vec<Result<StreamId, EngineError>>, Option<Commit>);
@@ -1043,27 +1047,63 @@ impl Stream {
         count: Option<usize>,
     ) -> Result<Vec<StreamEntry>, EngineError> {
         let mut out = Vec::new();
+        self.range_each_locked(st, start, end, count, &mut |id, names, payload, values| {
+            let fields = names
+                .iter()
+                .cloned()
+                .zip(values.iter().map(|r| payload.slice(r.clone())))
+                .collect();
+            out.push(StreamEntry { id, fields });
+        })?;
+        Ok(out)
+    }
+
+    /// XRANGE without building entries: `f` gets each live entry in
+    /// `[start, end]` in order, at most `count`: its ID, its field names,
+    /// and its record's payload with where each value is in it. Returns
+    /// how many entries it got.
+    pub fn range_each(
+        &self,
+        start: StreamId,
+        end: StreamId,
+        count: Option<usize>,
+        f: &mut EntryVisitor,
+    ) -> Result<usize, EngineError> {
+        let st = self.lock();
+        self.range_each_locked(&st, start, end, count, f)
+    }
+
+    fn range_each_locked(
+        &self,
+        st: &State,
+        start: StreamId,
+        end: StreamId,
+        count: Option<usize>,
+        f: &mut EntryVisitor,
+    ) -> Result<usize, EngineError> {
         let max = count.unwrap_or(usize::MAX);
         if start > end || max == 0 {
-            return Ok(out);
+            return Ok(0);
         }
         let from = start.key().max(st.meta.first);
         let mut it = self.entries.iter_from(from)?;
         let Some(first) = it.next().transpose()? else {
-            return Ok(out);
+            return Ok(0);
         };
         // A shared record's field names are in the nearest earlier record
         // that spells them: read just that one.
-        let mut shared = None;
+        let mut names = None;
         if first.kind & entry::FLAG_SAME_FIELDS != 0 {
             for rec in self.entries.iter_back_from(first.key.saturating_sub(1))? {
                 let rec = rec?;
                 if rec.kind & entry::FLAG_SAME_FIELDS == 0 {
-                    shared = decode_entry(&self.entries, &rec)?.names;
+                    names = decode_entry(&self.entries, &rec)?.names;
                     break;
                 }
             }
         }
+        let mut values = Vec::new();
+        let mut n = 0;
         for rec in std::iter::once(Ok(first)).chain(it) {
             let rec = rec?;
             let id = StreamId::from_key(rec.key);
@@ -1075,18 +1115,21 @@ impl Stream {
                 // Deleted, and it changes no shared names: not decoded.
                 continue;
             }
-            let d = decode_entry(&self.entries, &rec)?;
-            let e =
-                entry::resolve(id, d, &mut shared).map_err(|_| corrupt(&self.entries, rec.key))?;
+            if !entry::is_entry_kind(rec.kind) {
+                return Err(corrupt(&self.entries, rec.key));
+            }
+            entry::decode_ranges(rec.kind, &rec.payload, &mut names, &mut values)
+                .map_err(|_| corrupt(&self.entries, rec.key))?;
             if !live {
                 continue;
             }
-            out.push(e);
-            if out.len() >= max {
+            f(id, names.as_deref().unwrap_or(&[]), &rec.payload, &values);
+            n += 1;
+            if n >= max {
                 break;
             }
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// XREVRANGE: live entries in `[start, end]` from the top, at most

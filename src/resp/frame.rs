@@ -102,7 +102,7 @@ impl Frame {
             }
             Frame::Boolean(b) if resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Frame::Boolean(b) => header(out, b':', i64::from(*b)),
-            Frame::Raw(b) => out.put_slice(b),
+            Frame::Raw(b) => out.extend_from_slice(b),
         }
     }
 
@@ -138,39 +138,57 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// `n` in decimal at the end of `buf`; returns where the digits start.
+fn decimal_in(buf: &mut [u8; 20], mut n: u64) -> usize {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return i;
+        }
+    }
+}
+
 /// Writes `n` in decimal, without allocating.
 pub fn put_decimal(out: &mut BytesMut, n: u64) {
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let at = decimal_in(&mut digits, n);
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A header line in a stack buffer: `tag`, the number, CRLF.
+pub fn header_bytes(tag: u8, n: i64) -> ([u8; 24], usize) {
+    let mut digits = [0u8; 20];
+    let at = decimal_in(&mut digits, n.unsigned_abs());
+    let mut line = [0u8; 24];
+    let mut len = 0;
+    line[len] = tag;
+    len += 1;
+    if n < 0 {
+        line[len] = b'-';
+        len += 1;
     }
-    out.put_slice(&digits[i..]);
+    let d = &digits[at..];
+    line[len..len + d.len()].copy_from_slice(d);
+    len += d.len();
+    line[len..len + 2].copy_from_slice(b"\r\n");
+    (line, len + 2)
 }
 
 /// Writes a header line: `tag`, the number, CRLF (`*3`, `$5`, `:42`).
 pub fn header(out: &mut BytesMut, tag: u8, n: i64) {
-    out.reserve(24);
-    out.put_u8(tag);
-    if n < 0 {
-        out.put_u8(b'-');
-    }
-    put_decimal(out, n.unsigned_abs());
-    out.put_slice(b"\r\n");
+    let (line, len) = header_bytes(tag, n);
+    out.extend_from_slice(&line[..len]);
 }
 
 /// Writes a bulk string.
 pub fn bulk(out: &mut BytesMut, b: &[u8]) {
     out.reserve(b.len() + 26);
     header(out, b'$', b.len() as i64);
-    out.put_slice(b);
-    out.put_slice(b"\r\n");
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn aggregate(out: &mut BytesMut, tag: u8, items: &[Frame], proto: Protocol) {

@@ -168,8 +168,10 @@ impl Blocked {
     }
 
     /// Serves the readers blocked on `key` after a write to it, in the
-    /// order they blocked.
-    pub fn serve(&self, engine: &Engine, db: usize, key: &[u8]) {
+    /// order they blocked. Their replies also wait for `after`, the
+    /// write's commits, so that no reader sees an entry before it is
+    /// durable.
+    pub fn serve(&self, engine: &Engine, db: usize, key: &[u8], after: &[Commit]) {
         if self.is_empty() {
             return;
         }
@@ -186,7 +188,8 @@ impl Blocked {
                 Self::remove_locked(&mut inner, id, &self.count);
                 continue;
             }
-            if let Some(served) = try_read(engine, &w.spec) {
+            if let Some(mut served) = try_read(engine, &w.spec) {
+                served.commits.extend(after.iter().cloned());
                 if let Some(w) = Self::remove_locked(&mut inner, id, &self.count) {
                     // A reader gone meanwhile drops the answer; its XREADGROUP
                     // entries stay pending, as with a client that dies after

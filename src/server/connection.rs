@@ -34,6 +34,8 @@ use crate::storage::Commit;
 
 /// Bytes read from the socket at a time (at least).
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// The most reserved for an argument before its bytes arrive.
+const MAX_RESERVE_BYTES: usize = 16 << 20;
 /// Without a hard output limit, replies are written out once this many
 /// bytes wait, even within one read's requests.
 const FLUSH_AT_BYTES: usize = 1 << 20;
@@ -100,7 +102,9 @@ impl Connection {
                     tokio::time::sleep(Duration::from_secs(timeout)).await
                 }
             };
-            let want = READ_CHUNK_BYTES.max(self.parser.wants());
+            // Room for a large argument in few pieces, but not reserved
+            // all at once on a client's word (a declared 512 MB bulk).
+            let want = READ_CHUNK_BYTES.max(self.parser.wants().min(MAX_RESERVE_BYTES));
             self.rbuf.reserve(want);
             let n = tokio::select! {
                 r = self.reader.read_buf(&mut self.rbuf) => r?,

@@ -67,6 +67,9 @@ struct DurState {
     wakers: Vec<(u64, Waker)>,
     /// Registered with the background syncer.
     queued: bool,
+    /// Handed to the background syncer for a round for async waiters, and
+    /// that round has not started: later waiters need not ask again.
+    urgent: bool,
     /// Callers inside `sync_to` now.
     callers: u32,
     /// Callers (and async waiters) the last completed round released: how
@@ -352,10 +355,11 @@ impl Durability {
             }
         }
         st.released = u64::from(st.callers) + woken + rest.len() as u64;
-        let again = rest.iter().any(|(t, _)| *t > st.inflight_goal);
+        let again = rest.iter().any(|(t, _)| *t > st.inflight_goal) && !st.urgent;
         st.wakers = rest;
         self.cv.notify_all();
         if again {
+            st.urgent = true;
             syncer().request(self.clone());
         }
         st
@@ -365,6 +369,8 @@ impl Durability {
     /// round in flight (the background syncer's entry point).
     fn round_if_needed(self: &Arc<Self>) {
         let mut st = self.lock();
+        // From here, waiters that find their write not covered ask again.
+        st.urgent = false;
         if st.failed.is_some() || st.synced >= st.written {
             st.queued = false;
             return;
@@ -425,9 +431,14 @@ impl Durability {
             return Poll::Ready(Ok(()));
         }
         st.wakers.push((target, cx.waker().clone()));
-        let covered = st.inflight_goal >= target;
+        // One request per round: the round syncs everything written when
+        // it starts, which covers every waiter that asked before.
+        let ask = st.inflight_goal < target && !st.urgent;
+        if ask {
+            st.urgent = true;
+        }
         drop(st);
-        if !covered {
+        if ask {
             syncer().request(self.clone());
         }
         Poll::Pending

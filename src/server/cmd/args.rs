@@ -89,9 +89,12 @@ impl Ctx<'_> {
         self.client.db
     }
 
-    /// Serves the readers blocked on `key` after a write to it.
-    pub fn wake(&self, key: &[u8]) {
-        self.shared.blocked.serve(self.engine, self.client.db, key);
+    /// Serves the readers blocked on `key` after a write to it whose
+    /// commits are `after` (their replies wait for them).
+    pub fn wake(&self, key: &[u8], after: &[Commit]) {
+        self.shared
+            .blocked
+            .serve(self.engine, self.client.db, key, after);
     }
 
     /// Whether replies use RESP3.

@@ -21,10 +21,13 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
             return Err(CmdError::syntax());
         }
     }
-    let done = ctx.engine.copy(ctx.db(), &src, to_db, &dst, replace)?;
+    // A copy reads and writes the whole stream: the other clients move to
+    // another thread meanwhile.
+    let (engine, db) = (ctx.engine, ctx.db());
+    let done = tokio::task::block_in_place(|| engine.copy(db, &src, to_db, &dst, replace))?;
     if done {
         ctx.shared.watched.touch(to_db, &dst);
-        ctx.shared.blocked.serve(ctx.engine, to_db, &dst);
+        ctx.shared.blocked.serve(ctx.engine, to_db, &dst, &[]);
     }
     Ok(Frame::Integer(i64::from(done)).into())
 }

@@ -9,7 +9,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         if ctx.engine.delete(ctx.db(), &k)? {
             n += 1;
             // A blocked XREADGROUP on a deleted key gets its error.
-            ctx.wake(&k);
+            ctx.wake(&k, &[]);
         }
     }
     Ok(Frame::Integer(n).into())

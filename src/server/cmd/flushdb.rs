@@ -11,7 +11,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     let db = ctx.db();
     for k in ctx.engine.keys(db, b"*")? {
         ctx.engine.delete(db, &k)?;
-        ctx.wake(&k);
+        ctx.wake(&k, &[]);
     }
     ctx.shared.watched.epoch.fetch_add(1, Ordering::AcqRel);
     Ok(Frame::ok().into())

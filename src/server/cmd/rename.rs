@@ -10,7 +10,7 @@ fn rename(ctx: &mut Ctx, mut args: Args, nx: bool) -> Result<bool, super::args::
         ctx.shared.watched.touch(ctx.db(), &key);
         ctx.shared.watched.touch(ctx.db(), &new_key);
         // Readers blocked on the new name see its new stream.
-        ctx.wake(&new_key);
+        ctx.wake(&new_key, &[]);
     }
     Ok(done)
 }

@@ -53,6 +53,45 @@ pub fn entry(e: &StreamEntry) -> Frame {
     Frame::Array(vec![id(e.id), fields(&e.fields)])
 }
 
+/// Writes an entry as [`crate::engine::stream::Stream::range_each`] gives
+/// it: `[id, [field, value, ...]]`.
+pub fn put_visited(
+    out: &mut BytesMut,
+    id: StreamId,
+    names: &[Bytes],
+    payload: &[u8],
+    values: &[std::ops::Range<usize>],
+) {
+    out.extend_from_slice(b"*2\r\n");
+    put_id(out, id);
+    frame::header(out, b'*', 2 * names.len() as i64);
+    for (name, r) in names.iter().zip(values) {
+        frame::bulk(out, name);
+        frame::bulk(out, payload.get(r.clone()).unwrap_or_default());
+    }
+}
+
+/// Room left at the start of a body for its array header.
+pub const HEADER_ROOM: usize = 24;
+
+/// A buffer for the elements of an array whose length is known only at
+/// the end: it starts with room for the header.
+pub fn array_body(capacity: usize) -> BytesMut {
+    let mut b = BytesMut::with_capacity(capacity + HEADER_ROOM);
+    b.extend_from_slice(&[0; HEADER_ROOM]);
+    b
+}
+
+/// The array of `n` elements encoded in `body` (made by [`array_body`]):
+/// its header goes in the room left for it, nothing is copied.
+pub fn raw_array(n: usize, mut body: BytesMut) -> Frame {
+    let (line, len) = frame::header_bytes(b'*', n as i64);
+    let at = HEADER_ROOM - len;
+    body[at..HEADER_ROOM].copy_from_slice(&line[..len]);
+    let _ = body.split_to(at);
+    Frame::Raw(body.freeze())
+}
+
 /// A list of entries, encoded at once (the same bytes in RESP2 and RESP3).
 pub fn entries(es: &[StreamEntry]) -> Frame {
     let mut out = BytesMut::with_capacity(64 + es.len() * 64);

@@ -126,7 +126,7 @@ impl XAdd {
         }
         let (now, lim) = (ctx.now_ms, ctx.engine.node_limits());
         let (id, commits) = stream.add(self.id, &self.fields, self.trim, expected, now, lim)?;
-        ctx.wake(&self.key);
+        ctx.wake(&self.key, &commits);
         Ok(Outcome::Durable(reply::id(id), commits))
     }
 }
@@ -163,23 +163,26 @@ pub fn run_many(ctx: &mut Ctx, key: &Bytes, adds: &[XAdd]) -> Vec<CmdResult> {
     let items: Vec<(AddId, &[(Bytes, Bytes)])> =
         adds.iter().map(|a| (a.id, &a.fields[..])).collect();
     let (now, lim) = (ctx.now_ms, ctx.engine.node_limits());
+    let mut written = Vec::new();
     let out = match stream.add_many(&items, now, lim) {
-        Ok((ids, commit)) => ids
-            .into_iter()
-            .map(|r| match r {
-                Err(e) => Err(e.into()),
-                Ok(id) => Ok(Outcome::Durable(
-                    reply::id(id),
-                    commit.iter().cloned().collect(),
-                )),
-            })
-            .collect(),
+        Ok((ids, commit)) => {
+            written.extend(commit.iter().cloned());
+            ids.into_iter()
+                .map(|r| match r {
+                    Err(e) => Err(e.into()),
+                    Ok(id) => Ok(Outcome::Durable(
+                        reply::id(id),
+                        commit.iter().cloned().collect(),
+                    )),
+                })
+                .collect()
+        }
         Err(e) => {
             let text = e.to_string();
             adds.iter().map(|_| Err(CmdError(text.clone()))).collect()
         }
     };
-    ctx.wake(key);
+    ctx.wake(key, &written);
     out
 }
 

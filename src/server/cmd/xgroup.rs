@@ -184,7 +184,7 @@ impl XGroup {
                 let (gone, commits) = s.destroy_group(group)?;
                 if gone {
                     // Readers blocked on the group get their NOGROUP error.
-                    ctx.wake(key);
+                    ctx.wake(key, &commits);
                 }
                 (Frame::Integer(i64::from(gone)), commits)
             }

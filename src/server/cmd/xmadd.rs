@@ -97,11 +97,14 @@ impl XMAdd {
                 expected,
             });
         }
-        let ids = ctx.engine.produce_all(db, &appends)?;
+        // produce_all waits for its redo record's fdatasync: the other
+        // clients move to another thread meanwhile.
+        let engine = ctx.engine;
+        let ids = tokio::task::block_in_place(|| engine.produce_all(db, &appends))?;
         for it in &self.items {
             // Not in the table's key positions: WATCH is told here.
             ctx.shared.watched.touch(db, &it.key);
-            ctx.wake(&it.key);
+            ctx.wake(&it.key, &[]);
         }
         Ok(Frame::Array(ids.into_iter().map(reply::id).collect()).into())
     }

@@ -59,12 +59,21 @@ impl XRange {
             return Ok(Frame::NullArray.into());
         }
         let count = self.count.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        let entries = if self.rev {
-            s.rev_range(self.end, self.start, count)?
-        } else {
-            s.range(self.start, self.end, count)?
-        };
-        Ok(reply::entries(&entries).into())
+        if self.rev {
+            let entries = s.rev_range(self.end, self.start, count)?;
+            return Ok(reply::entries(&entries).into());
+        }
+        // Encoded as the records are read, with no entry built.
+        let mut body = reply::array_body(4096);
+        let n = s.range_each(
+            self.start,
+            self.end,
+            count,
+            &mut |id, names, payload, values| {
+                reply::put_visited(&mut body, id, names, payload, values)
+            },
+        )?;
+        Ok(reply::raw_array(n, body).into())
     }
 }
 
