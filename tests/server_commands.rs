@@ -986,23 +986,51 @@ fn client_reply_and_pause() {
     assert_eq!(text, "+OK\r\n$1\r\na\r\n$1\r\nc\r\n");
     // PAUSE WRITE holds writes, not reads, until it ends or UNPAUSE.
     let mut c = s.conn();
-    let _: () = cmd("CLIENT").arg("PAUSE").arg(400).arg("WRITE").query(&mut c).unwrap();
+    let _: () = cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(400)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
     let mut other = s.conn();
     let t = Instant::now();
     assert_eq!(cmd("XLEN").arg("s").query::<i64>(&mut other).unwrap(), 0);
     assert!(t.elapsed() < Duration::from_millis(300), "a read waited");
-    let _: String = cmd("XADD").arg("s").arg("*").arg("f").arg("v").query(&mut other).unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(350), "a write did not wait");
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut other)
+        .unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(350),
+        "a write did not wait"
+    );
     // Under PAUSE WRITE, CLIENT UNPAUSE (not a write) ends it early. (Under
     // PAUSE ALL, Redis 7.0 holds UNPAUSE too, and so does Brook.)
-    let _: () = cmd("CLIENT").arg("PAUSE").arg(10_000).arg("WRITE").query(&mut c).unwrap();
+    let _: () = cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(10_000)
+        .arg("WRITE")
+        .query(&mut c)
+        .unwrap();
     let h = std::thread::spawn(move || {
         let t = Instant::now();
-        let _: String = cmd("XADD").arg("s").arg("*").arg("f").arg("v").query(&mut other).unwrap();
+        let _: String = cmd("XADD")
+            .arg("s")
+            .arg("*")
+            .arg("f")
+            .arg("v")
+            .query(&mut other)
+            .unwrap();
         t.elapsed()
     });
     std::thread::sleep(Duration::from_millis(200));
     let _: () = cmd("CLIENT").arg("UNPAUSE").query(&mut c).unwrap();
     let waited = h.join().unwrap();
-    assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
