@@ -87,15 +87,8 @@ impl Reader {
 
     /// Reads a length-prefixed byte string.
     pub fn bytes(&mut self) -> Result<Bytes, Malformed> {
-        let n = self.u64()?;
-        let left = self.buf.len().saturating_sub(self.at);
-        let n = usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= left)
-            .ok_or(Malformed)?;
-        let b = self.buf.slice(self.at..self.at + n);
-        self.at += n;
-        Ok(b)
+        let r = self.range()?;
+        Ok(self.buf.slice(r))
     }
 
     /// Reads a length-prefixed byte string; returns where it is in the

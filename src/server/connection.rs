@@ -204,21 +204,8 @@ impl Connection {
         if group.is_empty() {
             return;
         }
-        let engine = self.shared.engine();
-        let shared = self.shared.clone();
         let start = Instant::now();
-        let results = {
-            let _read = shared.exec.read().unwrap_or_else(|e| e.into_inner());
-            let mut ctx = Ctx {
-                shared: &self.shared,
-                engine: &engine,
-                client: &mut self.client,
-                in_exec: false,
-                now_ms: now_ms(),
-            };
-            xadd::run_many(&mut ctx, key, &group)
-        };
-        drop(engine);
+        let results = self.with_ctx(false, |ctx| xadd::run_many(ctx, key, &group));
         let failed = results.iter().filter(|r| r.is_err()).count();
         table::count_many(&self.shared, "XADD", group.len(), failed, start.elapsed());
         self.shared.watched.touch(self.client.db, key);
@@ -261,28 +248,10 @@ impl Connection {
             Ordering::Relaxed,
         );
         self.wait_for_pause(&args).await?;
-        let engine = self.shared.engine();
         let is_exec = args
             .first()
             .is_some_and(|n| n.eq_ignore_ascii_case(b"EXEC"));
-        let outcome = {
-            let shared = self.shared.clone();
-            let (_read, _write);
-            if is_exec {
-                _write = shared.exec.write().unwrap_or_else(|e| e.into_inner());
-            } else {
-                _read = shared.exec.read().unwrap_or_else(|e| e.into_inner());
-            }
-            let mut ctx = Ctx {
-                shared: &self.shared,
-                engine: &engine,
-                client: &mut self.client,
-                in_exec: false,
-                now_ms: now_ms(),
-            };
-            table::execute(&mut ctx, args)
-        };
-        drop(engine);
+        let outcome = self.with_ctx(is_exec, |ctx| table::execute(ctx, args));
         match outcome {
             Outcome::Reply(f) => self.push(f, Vec::new()),
             Outcome::Durable(f, commits) => self.push(f, commits),
@@ -317,6 +286,27 @@ impl Connection {
             }
         }
         Ok(End::Continue)
+    }
+
+    /// Runs `f` with a command context: the engine, held only for the call,
+    /// and the transaction lock (its write side for EXEC).
+    fn with_ctx<R>(&mut self, exec: bool, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        let engine = self.shared.engine();
+        let shared = self.shared.clone();
+        let (_read, _write);
+        if exec {
+            _write = shared.exec.write().unwrap_or_else(|e| e.into_inner());
+        } else {
+            _read = shared.exec.read().unwrap_or_else(|e| e.into_inner());
+        }
+        let mut ctx = Ctx {
+            shared: &self.shared,
+            engine: &engine,
+            client: &mut self.client,
+            in_exec: false,
+            now_ms: now_ms(),
+        };
+        f(&mut ctx)
     }
 
     /// Waits while CLIENT PAUSE holds this command back.
