@@ -139,7 +139,7 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
 }
 
 /// `n` in decimal at the end of `buf`; returns where the digits start.
-fn decimal_in(buf: &mut [u8; 20], mut n: u64) -> usize {
+pub fn decimal_in(buf: &mut [u8; 20], mut n: u64) -> usize {
     let mut i = buf.len();
     loop {
         i -= 1;

@@ -9,11 +9,17 @@ use crate::resp::frame::{self, Frame};
 
 /// Writes an ID as a bulk string.
 fn put_id(out: &mut BytesMut, id: StreamId) {
-    let mut text = BytesMut::with_capacity(41);
-    frame::put_decimal(&mut text, id.ms);
-    text.extend_from_slice(b"-");
-    frame::put_decimal(&mut text, id.seq);
-    frame::bulk(out, &text);
+    let (mut ms, mut seq) = ([0u8; 20], [0u8; 20]);
+    let (a, b) = (
+        frame::decimal_in(&mut ms, id.ms),
+        frame::decimal_in(&mut seq, id.seq),
+    );
+    let (ms, seq) = (&ms[a..], &seq[b..]);
+    frame::header(out, b'$', (ms.len() + 1 + seq.len()) as i64);
+    out.extend_from_slice(ms);
+    out.extend_from_slice(b"-");
+    out.extend_from_slice(seq);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Writes `[id, [field, value, ...]]`, or `[id, nil]` for a deleted entry.
