@@ -34,6 +34,9 @@ use crate::storage::Commit;
 
 /// Bytes read from the socket at a time (at least).
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Pre-encoded replies at least this large are written from where they
+/// are, not copied into the output buffer.
+const CHUNK_MIN_BYTES: usize = 4096;
 /// The most reserved for an argument before its bytes arrive.
 const MAX_RESERVE_BYTES: usize = 16 << 20;
 /// Without a hard output limit, replies are written out once this many
@@ -58,6 +61,9 @@ struct Connection {
     writer: OwnedWriteHalf,
     rbuf: BytesMut,
     out: BytesMut,
+    /// Replies to send before `out`: large pre-encoded ones are kept as
+    /// they are instead of being copied into `out`.
+    chunks: Vec<Bytes>,
     /// Replies waiting for commits, in order; once one waits, every later
     /// reply queues behind it; `None` is a reply not to be sent (CLIENT REPLY OFF).
     pending: Vec<(Option<Frame>, Vec<Commit>)>,
@@ -78,6 +84,7 @@ pub async fn serve(shared: Arc<Shared>, socket: TcpStream, info: Arc<ClientInfo>
         writer,
         rbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
         out: BytesMut::with_capacity(16 * 1024),
+        chunks: Vec::new(),
         pending: Vec::new(),
         parser: RequestParser::new(max_bulk),
         client: ClientState::new(info.clone(), authenticated),
@@ -159,7 +166,7 @@ impl Connection {
                 if self.over_output_limit() {
                     return Ok(());
                 }
-                if self.out.len() >= FLUSH_AT_BYTES {
+                if self.queued() >= FLUSH_AT_BYTES {
                     self.flush().await?;
                 }
             }
@@ -226,7 +233,7 @@ impl Connection {
 
     fn over_output_limit(&self) -> bool {
         let hard = self.shared.hot.out_hard.load(Ordering::Relaxed);
-        let queued = self.out.len() as u64;
+        let queued = self.queued() as u64;
         if hard > 0 && queued > hard {
             self.shared
                 .stats
@@ -410,11 +417,63 @@ impl Connection {
         };
         if commits.is_empty() && self.pending.is_empty() {
             if send {
-                frame.encode_into(&mut self.out, self.client.protocol);
+                self.encode(frame);
             }
         } else {
             self.pending.push((send.then_some(frame), commits));
         }
+    }
+
+    /// Bytes of replies queued and not written.
+    fn queued(&self) -> usize {
+        self.out.len() + self.chunks.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// Queues a reply's bytes: a large pre-encoded one as it is.
+    fn encode(&mut self, frame: Frame) {
+        match frame {
+            Frame::Raw(b) if b.len() >= CHUNK_MIN_BYTES => {
+                if !self.out.is_empty() {
+                    self.chunks.push(self.out.split().freeze());
+                }
+                self.chunks.push(b);
+            }
+            f => f.encode_into(&mut self.out, self.client.protocol),
+        }
+    }
+
+    /// Writes `chunks`, then `out`, with vectored writes.
+    async fn write_queued(&mut self) -> std::io::Result<()> {
+        if self.chunks.is_empty() {
+            return self.writer.write_all(&self.out).await;
+        }
+        if !self.out.is_empty() {
+            self.chunks.push(self.out.split().freeze());
+        }
+        let mut first = 0;
+        while first < self.chunks.len() {
+            let slices: Vec<std::io::IoSlice> = self.chunks[first..]
+                .iter()
+                .take(64)
+                .map(|c| std::io::IoSlice::new(c))
+                .collect();
+            let mut n = self.writer.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            while n > 0 && first < self.chunks.len() {
+                let len = self.chunks[first].len();
+                if n >= len {
+                    n -= len;
+                    first += 1;
+                } else {
+                    self.chunks[first] = self.chunks[first].slice(n..);
+                    n = 0;
+                }
+            }
+        }
+        self.chunks.clear();
+        Ok(())
     }
 
     /// Waits for pending commits, then writes every queued reply.
@@ -430,15 +489,14 @@ impl Connection {
                 continue;
             };
             match failed {
-                Some(e) => Frame::error(format!("ERR {e}"))
-                    .encode_into(&mut self.out, self.client.protocol),
-                None => frame.encode_into(&mut self.out, self.client.protocol),
+                Some(e) => self.encode(Frame::error(format!("ERR {e}"))),
+                None => self.encode(frame),
             }
         }
-        if self.out.is_empty() {
+        let n = self.queued();
+        if n == 0 {
             return Ok(());
         }
-        let n = self.out.len();
         self.client
             .info
             .output_bytes
@@ -446,9 +504,7 @@ impl Connection {
         let soft = self.shared.hot.out_soft.load(Ordering::Relaxed);
         let secs = self.shared.hot.out_secs.load(Ordering::Relaxed);
         if soft > 0 && n as u64 > soft && secs > 0 {
-            let out = &self.out;
-            let writer = &mut self.writer;
-            match tokio::time::timeout(Duration::from_secs(secs), writer.write_all(out)).await {
+            match tokio::time::timeout(Duration::from_secs(secs), self.write_queued()).await {
                 Ok(r) => r?,
                 Err(_) => {
                     self.shared
@@ -461,7 +517,7 @@ impl Connection {
                 }
             }
         } else {
-            self.writer.write_all(&self.out).await?;
+            self.write_queued().await?;
         }
         self.client.info.output_bytes.store(0, Ordering::Relaxed);
         self.shared
