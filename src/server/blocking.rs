@@ -199,20 +199,6 @@ impl Blocked {
             }
         }
     }
-
-    /// Answers every blocked reader with `frame` (DEBUG RELOAD, shutdown).
-    pub fn release_all(&self, frame: Frame) {
-        let mut inner = lock(&self.inner);
-        let ids: Vec<u64> = inner.waiters.keys().copied().collect();
-        for id in ids {
-            if let Some(w) = Self::remove_locked(&mut inner, id, &self.count) {
-                let _ = w.tx.send(Served {
-                    frame: frame.clone(),
-                    commits: Vec::new(),
-                });
-            }
-        }
-    }
 }
 
 /// The read of a blocked XREAD after `after` on each key, or of an
