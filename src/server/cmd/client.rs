@@ -11,6 +11,15 @@ use crate::resp::frame::Frame;
 use crate::server::client::ReplyMode;
 use crate::server::shared::lock;
 
+/// When a pause of `ms` milliseconds ends; a pause too long for the clock
+/// lasts about a century (Redis takes any i64).
+fn pause_until(ms: u64) -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_millis(ms))
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
 /// A client name may not hold spaces or newlines.
 pub fn check_name(n: &[u8]) -> Result<(), CmdError> {
     if n.iter().any(|&b| b <= b' ' || b > b'~') {
@@ -176,10 +185,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
             } else {
                 return Err(CmdError::syntax());
             };
-            *lock(&ctx.shared.pause) = Some((
-                Instant::now() + Duration::from_millis(ms as u64),
-                writes_only,
-            ));
+            *lock(&ctx.shared.pause) = Some((pause_until(ms as u64), writes_only));
             Ok(Frame::ok().into())
         }
         b"UNPAUSE" => {

@@ -39,6 +39,6 @@ pub fn run_bgrewriteaof(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// LASTSAVE: the last sync asked for, or the server's start.
 pub fn run_lastsave(ctx: &mut Ctx, _args: Args) -> CmdResult {
     let last = LAST_SAVE.load(Ordering::Relaxed);
-    let started = ctx.now_ms / 1000 - ctx.shared.started.elapsed().as_secs();
+    let started = (ctx.now_ms / 1000).saturating_sub(ctx.shared.started.elapsed().as_secs());
     Ok(Frame::Integer(last.max(started) as i64).into())
 }
