@@ -55,7 +55,7 @@ pub struct StreamEntry {
     pub fields: Vec<(Bytes, Bytes)>,
 }
 
-/// Encodes an entry's payload; returns the kind byte.
+/// Appends an entry's payload to `buf`; returns the kind byte.
 pub fn encode_into(
     buf: &mut Vec<u8>,
     ordinal: u64,
@@ -63,7 +63,6 @@ pub fn encode_into(
     shared: Option<&[Bytes]>,
     fields: &[(Bytes, Bytes)],
 ) -> u8 {
-    buf.clear();
     codec::put_u64(buf, ordinal);
     let same = !node_start
         && shared.is_some_and(|names| {
@@ -335,6 +334,7 @@ mod tests {
         let d1 = decode(k1, Bytes::from(buf.clone())).unwrap();
         let names: Vec<Bytes> = a.iter().map(|(f, _)| f.clone()).collect();
         let b = fv(&[("f", "3"), ("g", "")]);
+        buf.clear();
         let k2 = encode_into(&mut buf, 2, false, Some(&names), &b);
         assert_eq!(k2, KIND_ENTRY | FLAG_SAME_FIELDS);
         let shared_len = buf.len();
@@ -352,6 +352,7 @@ mod tests {
                 .fields,
             b
         );
+        buf.clear();
         let k3 = encode_into(&mut buf, 3, false, Some(&names), &fv(&[("h", "x")]));
         assert_eq!(k3, KIND_ENTRY);
         assert!(shared_len < 1 + 1 + 2 + 4 + 2 + 1);

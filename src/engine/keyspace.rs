@@ -572,7 +572,8 @@ impl Engine {
         key: &[u8],
     ) -> Result<bool, EngineError> {
         let slot = match ks.dbs[db].get(key) {
-            Some(s) if s.expired(now_ms()) => s.clone(),
+            // The clock is read only for a key that has an expiry time.
+            Some(s) if s.expire() != 0 && s.expired(now_ms()) => s.clone(),
             _ => return Ok(false),
         };
         self.remove_slot(ks, db, key, &slot)?;

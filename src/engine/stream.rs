@@ -97,8 +97,6 @@ pub(super) struct State {
     journal_bytes: u64,
     snapshot_bytes: u64,
     buf: Vec<u8>,
-    /// Where one entry is encoded before it joins `buf`.
-    scratch: Vec<u8>,
     /// Nodes holding a live entry (XINFO's radix-tree-keys), once counted;
     /// forgotten by deletes and trims.
     nodes: Option<u64>,
@@ -236,7 +234,6 @@ impl Stream {
                 journal_bytes,
                 snapshot_bytes,
                 buf: Vec::new(),
-                scratch: Vec::new(),
                 nodes: None,
             }),
         };
@@ -551,8 +548,8 @@ impl Stream {
         Ok(new_id)
     }
 
-    /// Appends one entry under the stream's lock; on a failed write the
-    /// state is as before.
+    /// Appends one entry under the stream's lock: encoded, written, then
+    /// applied to the state, so a failed write changes nothing.
     pub(super) fn append_locked(
         &self,
         st: &mut State,
@@ -561,37 +558,29 @@ impl Stream {
         limits: NodeLimits,
         commits: &mut Vec<Commit>,
     ) -> Result<(), EngineError> {
-        let mark = Mark::of(st);
         let mut buf = std::mem::take(&mut st.buf);
         buf.clear();
-        let kind = Self::stage_locked(st, new_id, fields, limits, &mut buf);
+        let (kind, node_start) = Self::encode_next(st, fields, limits, &mut buf);
         let res = self.entries.submit(&[Entry {
             kind,
             key: new_id.key(),
             payload: &buf,
         }]);
         st.buf = buf;
-        match res {
-            Ok(c) => {
-                commits.push(c);
-                Ok(())
-            }
-            Err(e) => {
-                mark.restore(st);
-                Err(e.into())
-            }
-        }
+        commits.push(res?);
+        Self::apply_appended(st, new_id, fields, kind, node_start);
+        Ok(())
     }
 
-    /// Encodes an entry at the end of `out` and applies it to the state,
-    /// before it is written: the caller writes it, or restores a [`Mark`].
-    fn stage_locked(
-        st: &mut State,
-        new_id: StreamId,
+    /// Appends to `buf` the encoding of an entry that follows the state's
+    /// last one; returns its kind and whether it starts a node. The state
+    /// is not changed.
+    fn encode_next(
+        st: &State,
         fields: &[(Bytes, Bytes)],
         limits: NodeLimits,
-        out: &mut Vec<u8>,
-    ) -> u8 {
+        buf: &mut Vec<u8>,
+    ) -> (u8, bool) {
         let node_start = st
             .tail
             .as_ref()
@@ -602,13 +591,21 @@ impl Stream {
         } else {
             None
         };
-        let mut one = std::mem::take(&mut st.scratch);
-        let kind = entry::encode_into(&mut one, ordinal, node_start, shared, fields);
-        out.extend_from_slice(&one);
-        st.scratch = one;
+        let kind = entry::encode_into(buf, ordinal, node_start, shared, fields);
+        (kind, node_start)
+    }
+
+    /// Applies an entry encoded by [`Self::encode_next`] to the state.
+    fn apply_appended(
+        st: &mut State,
+        new_id: StreamId,
+        fields: &[(Bytes, Bytes)],
+        kind: u8,
+        node_start: bool,
+    ) {
         let was_empty = st.length == 0;
         st.last_entry = Some(new_id);
-        st.appended = ordinal;
+        st.appended = st.appended.saturating_add(1);
         st.length += 1;
         if kind & entry::FLAG_SAME_FIELDS != 0 {
             st.shared_run += 1;
@@ -628,7 +625,6 @@ impl Stream {
         if was_empty {
             st.meta.set_first(new_id.key());
         }
-        kind
     }
 
     /// XADD of several entries (a client's pipeline): every ID is worked
@@ -650,7 +646,8 @@ impl Stream {
             match Self::next_id(&st, *id, None, now_ms) {
                 Ok(new_id) => {
                     let at = buf.len();
-                    let kind = Self::stage_locked(&mut st, new_id, fields, limits, &mut buf);
+                    let (kind, node_start) = Self::encode_next(&st, fields, limits, &mut buf);
+                    Self::apply_appended(&mut st, new_id, fields, kind, node_start);
                     spans.push((kind, new_id.key(), at..buf.len()));
                     out.push(Ok(new_id));
                 }

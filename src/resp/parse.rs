@@ -78,7 +78,7 @@ fn find(buf: &[u8], b: u8) -> Option<usize> {
 
 /// A decimal i64 as Redis's `string2ll` reads it: optional `-`, digits, no
 /// leading zeros (except `0` itself), no spaces, no overflow.
-fn parse_i64(s: &[u8]) -> Option<i64> {
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, s),

@@ -110,18 +110,9 @@ pub struct Args {
     pos: usize,
 }
 
-/// Parses a decimal i64 as Redis's `string2ll` does: an optional `-`,
-/// digits without leading zeros, no `+`, no spaces, no `-0`.
-pub fn parse_i64(b: &[u8]) -> Option<i64> {
-    let digits = b.strip_prefix(b"-").unwrap_or(b);
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if digits[0] == b'0' && (digits.len() > 1 || b.len() > 1) {
-        return None;
-    }
-    std::str::from_utf8(b).ok()?.parse().ok()
-}
+/// Parses a decimal i64 as Redis's `string2ll` does (the request
+/// parser's reading of counts).
+pub use crate::resp::parse::parse_i64;
 
 impl Args {
     /// The arguments after the name (`items[0]`).
