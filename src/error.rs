@@ -241,6 +241,17 @@ pub enum EngineError {
     Storage(#[from] StorageError),
 }
 
+impl EngineError {
+    /// Redis's NOGROUP error for `key` and `group`, in the wording `form`.
+    pub fn no_group(key: &[u8], group: &[u8], form: NoGroupForm) -> EngineError {
+        EngineError::NoGroup {
+            key: String::from_utf8_lossy(key).into_owned(),
+            group: String::from_utf8_lossy(group).into_owned(),
+            form,
+        }
+    }
+}
+
 /// The wordings of Redis's NOGROUP error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoGroupForm {

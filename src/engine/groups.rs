@@ -170,18 +170,6 @@ pub struct StreamFull {
     pub groups: Vec<GroupFull>,
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn no_group(key: &[u8], group: &[u8], form: NoGroupForm) -> EngineError {
-    EngineError::NoGroup {
-        key: lossy(key),
-        group: lossy(group),
-        form,
-    }
-}
-
 impl Stream {
     fn group<'a>(
         st: &'a State,
@@ -192,7 +180,7 @@ impl Stream {
         st.meta
             .groups
             .get(name)
-            .ok_or_else(|| no_group(key, name, form))
+            .ok_or_else(|| EngineError::no_group(key, name, form))
     }
 
     fn resolve_start(st: &State, start: GroupStart) -> StreamId {

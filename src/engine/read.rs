@@ -99,11 +99,7 @@ impl Engine {
     ) -> Result<(GroupReply, Vec<Commit>), EngineError> {
         let mut streams: Vec<std::sync::Arc<Stream>> = Vec::with_capacity(reqs.len());
         for (key, _) in reqs {
-            let no_group = || EngineError::NoGroup {
-                key: String::from_utf8_lossy(key).into_owned(),
-                group: String::from_utf8_lossy(group).into_owned(),
-                form: NoGroupForm::ReadGroup,
-            };
+            let no_group = || EngineError::no_group(key, group, NoGroupForm::ReadGroup);
             let s = self.stream(db, key)?.ok_or_else(no_group)?;
             if !s.has_group(group) {
                 return Err(no_group());

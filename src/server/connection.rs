@@ -193,11 +193,12 @@ impl Connection {
     async fn xadd_run(&mut self, key: Bytes, run: Vec<Vec<Bytes>>) -> std::io::Result<End> {
         let mut plain = Vec::new();
         for args in run {
-            match XAdd::parse(&mut Args::new(args.clone())) {
+            let mut args = Args::new(args);
+            match XAdd::parse(&mut args) {
                 Ok(x) if x.is_plain_to(&key) => plain.push(x),
                 _ => {
                     self.xadd_group(&key, std::mem::take(&mut plain));
-                    if let End::Close = self.request(args).await? {
+                    if let End::Close = self.request(args.into_argv()).await? {
                         return Ok(End::Close);
                     }
                 }

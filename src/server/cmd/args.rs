@@ -120,6 +120,11 @@ impl Args {
         Args { items, pos: 1 }
     }
 
+    /// The arguments back, name first.
+    pub fn into_argv(self) -> Vec<Bytes> {
+        self.items
+    }
+
     /// Every argument, name first.
     pub fn argv(&self) -> &[Bytes] {
         &self.items

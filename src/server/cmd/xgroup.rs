@@ -207,13 +207,7 @@ impl XGroup {
 
 /// Redis's NOGROUP error for `key` and `group`, in the wording `form`.
 pub(super) fn no_group(key: &[u8], group: &[u8], form: NoGroupForm) -> CmdError {
-    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    EngineError::NoGroup {
-        key: lossy(key),
-        group: lossy(group),
-        form,
-    }
-    .into()
+    EngineError::no_group(key, group, form).into()
 }
 
 /// The stream at `key` when it has `group`; otherwise WRONGTYPE, or
