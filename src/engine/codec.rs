@@ -36,27 +36,27 @@ pub fn u64_len(v: u64) -> usize {
 
 /// A reader over an encoded buffer. Byte strings it returns are zero-copy
 /// slices of the buffer.
-pub struct Reader {
-    buf: Bytes,
+pub struct Reader<B = Bytes> {
+    buf: B,
     at: usize,
 }
 
-impl Reader {
+impl<B: AsRef<[u8]>> Reader<B> {
     /// Reads `buf` from its start.
-    pub fn new(buf: Bytes) -> Reader {
+    pub fn new(buf: B) -> Reader<B> {
         Reader { buf, at: 0 }
     }
 
     /// True when every byte was read.
     pub fn is_empty(&self) -> bool {
-        self.at >= self.buf.len()
+        self.at >= self.buf.as_ref().len()
     }
 
     /// Reads a varint.
     pub fn u64(&mut self) -> Result<u64, Malformed> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.at).ok_or(Malformed)?;
+            let b = *self.buf.as_ref().get(self.at).ok_or(Malformed)?;
             self.at += 1;
             if shift == 63 && b > 1 {
                 return Err(Malformed);
@@ -85,17 +85,11 @@ impl Reader {
         Ok(u128::from(hi) << 64 | u128::from(lo))
     }
 
-    /// Reads a length-prefixed byte string.
-    pub fn bytes(&mut self) -> Result<Bytes, Malformed> {
-        let r = self.range()?;
-        Ok(self.buf.slice(r))
-    }
-
     /// Reads a length-prefixed byte string; returns where it is in the
     /// buffer, without taking a handle on it.
     pub fn range(&mut self) -> Result<std::ops::Range<usize>, Malformed> {
         let n = self.u64()?;
-        let left = self.buf.len().saturating_sub(self.at);
+        let left = self.buf.as_ref().len().saturating_sub(self.at);
         let n = usize::try_from(n)
             .ok()
             .filter(|&n| n <= left)
@@ -107,9 +101,17 @@ impl Reader {
 
     /// Reads one raw byte.
     pub fn byte(&mut self) -> Result<u8, Malformed> {
-        let b = *self.buf.get(self.at).ok_or(Malformed)?;
+        let b = *self.buf.as_ref().get(self.at).ok_or(Malformed)?;
         self.at += 1;
         Ok(b)
+    }
+}
+
+impl Reader<Bytes> {
+    /// Reads a length-prefixed byte string.
+    pub fn bytes(&mut self) -> Result<Bytes, Malformed> {
+        let r = self.range()?;
+        Ok(self.buf.slice(r))
     }
 }
 

@@ -126,18 +126,19 @@ pub fn decode(kind: u8, payload: Bytes) -> Result<Decoded, Malformed> {
 /// records share); `values` gets where each value is in `payload`.
 pub fn decode_ranges(
     kind: u8,
-    payload: &Bytes,
+    payload: &[u8],
     names: &mut Option<Vec<Bytes>>,
     values: &mut Vec<std::ops::Range<usize>>,
 ) -> Result<(), Malformed> {
     let max = payload.len();
-    let mut r = Reader::new(payload.clone());
+    let mut r = Reader::new(payload);
     r.u64()?;
     if kind & FLAG_SAME_FIELDS == 0 {
         let n = r.len(max)?;
         let mut spelled = Vec::with_capacity(n);
         for _ in 0..n {
-            spelled.push(r.bytes()?);
+            let at = r.range()?;
+            spelled.push(Bytes::copy_from_slice(payload.get(at).ok_or(Malformed)?));
         }
         *names = Some(spelled);
     }

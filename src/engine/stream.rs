@@ -102,9 +102,46 @@ pub(super) struct State {
     nodes: Option<u64>,
 }
 
-/// What [`Stream::range_each`] calls per entry: ID, field names, the
-/// record's payload, and where each value is in it.
-pub type EntryVisitor<'a> = dyn FnMut(StreamId, &[Bytes], &Bytes, &[std::ops::Range<usize>]) + 'a;
+/// An entry as [`Stream::range_each`] hands it over, borrowed from the
+/// log's buffer for the length of the call.
+pub struct EntryRef<'a> {
+    /// The entry's ID.
+    pub id: StreamId,
+    /// Its field names.
+    pub names: &'a [Bytes],
+    /// Its record's payload.
+    pub payload: &'a [u8],
+    /// Where each value is in `payload`, in the order of `names`.
+    pub values: &'a [std::ops::Range<usize>],
+    /// The buffer `payload` lies in.
+    buffer: &'a Bytes,
+}
+
+impl EntryRef<'_> {
+    /// The value at `at` in the payload.
+    pub fn value(&self, at: &std::ops::Range<usize>) -> &[u8] {
+        self.payload.get(at.clone()).unwrap_or_default()
+    }
+
+    /// The value at `at` as a handle on the log's buffer, with no copy.
+    pub fn value_bytes(&self, at: &std::ops::Range<usize>) -> Bytes {
+        let v = self.value(at);
+        let (lo, hi) = (
+            self.buffer.as_ptr() as usize,
+            self.buffer.as_ptr() as usize + self.buffer.len(),
+        );
+        let (vlo, vhi) = (v.as_ptr() as usize, v.as_ptr() as usize + v.len());
+        if v.is_empty() || (lo <= vlo && vhi <= hi) {
+            self.buffer.slice_ref(v)
+        } else {
+            // Not reached: the payload is always read from `buffer`.
+            Bytes::copy_from_slice(v)
+        }
+    }
+}
+
+/// What [`Stream::range_each`] calls per entry.
+pub type EntryVisitor<'a> = dyn FnMut(&EntryRef<'_>) + 'a;
 
 /// What [`Stream::add_many`] did: each entry's ID or error, and the
 /// commit of the write (`None` when every entry was refused).
@@ -1044,13 +1081,14 @@ impl Stream {
         count: Option<usize>,
     ) -> Result<Vec<StreamEntry>, EngineError> {
         let mut out = Vec::new();
-        self.range_each_locked(st, start, end, count, &mut |id, names, payload, values| {
-            let fields = names
+        self.range_each_locked(st, start, end, count, &mut |e| {
+            let fields = e
+                .names
                 .iter()
                 .cloned()
-                .zip(values.iter().map(|r| payload.slice(r.clone())))
+                .zip(e.values.iter().map(|r| e.value_bytes(r)))
                 .collect();
-            out.push(StreamEntry { id, fields });
+            out.push(StreamEntry { id: e.id, fields });
         })?;
         Ok(out)
     }
@@ -1084,49 +1122,69 @@ impl Stream {
         }
         let from = start.key().max(st.meta.first);
         let mut it = self.entries.iter_from(from)?;
-        let Some(first) = it.next().transpose()? else {
-            return Ok(0);
-        };
-        // A shared record's field names are in the nearest earlier record
-        // that spells them: read just that one.
-        let mut names = None;
-        if first.kind & entry::FLAG_SAME_FIELDS != 0 {
-            for rec in self.entries.iter_back_from(first.key.saturating_sub(1))? {
-                let rec = rec?;
-                if rec.kind & entry::FLAG_SAME_FIELDS == 0 {
-                    names = decode_entry(&self.entries, &rec)?.names;
-                    break;
-                }
-            }
-        }
+        let mut names: Option<Vec<Bytes>> = None;
         let mut values = Vec::new();
         let mut n = 0;
-        for rec in std::iter::once(Ok(first)).chain(it) {
-            let rec = rec?;
+        let mut failed = None;
+        it.visit_in(|rec, buffer| {
             let id = StreamId::from_key(rec.key);
             if id > end {
-                break;
+                return false;
             }
             let live = self.is_live(st, id);
-            if !live && rec.kind & entry::FLAG_SAME_FIELDS != 0 {
+            let same = rec.kind & entry::FLAG_SAME_FIELDS != 0;
+            if !live && same {
                 // Deleted, and it changes no shared names: not decoded.
-                continue;
+                return true;
             }
             if !entry::is_entry_kind(rec.kind) {
-                return Err(corrupt(&self.entries, rec.key));
+                failed = Some(corrupt(&self.entries, rec.key));
+                return false;
             }
-            entry::decode_ranges(rec.kind, &rec.payload, &mut names, &mut values)
-                .map_err(|_| corrupt(&self.entries, rec.key))?;
+            if same && names.is_none() {
+                // The first record read shares the names of the nearest
+                // earlier record that spells them: read just that one.
+                match self.names_before(rec.key) {
+                    Ok(spelled) => names = spelled,
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
+            }
+            if entry::decode_ranges(rec.kind, rec.payload, &mut names, &mut values).is_err() {
+                failed = Some(corrupt(&self.entries, rec.key));
+                return false;
+            }
             if !live {
-                continue;
+                return true;
             }
-            f(id, names.as_deref().unwrap_or(&[]), &rec.payload, &values);
+            f(&EntryRef {
+                id,
+                names: names.as_deref().unwrap_or(&[]),
+                payload: rec.payload,
+                values: &values,
+                buffer,
+            });
             n += 1;
-            if n >= max {
-                break;
+            n < max
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    /// The field names spelled by the nearest record before `key` that
+    /// spells them.
+    fn names_before(&self, key: u128) -> Result<Option<Vec<Bytes>>, EngineError> {
+        for rec in self.entries.iter_back_from(key.saturating_sub(1))? {
+            let rec = rec?;
+            if rec.kind & entry::FLAG_SAME_FIELDS == 0 {
+                return Ok(decode_entry(&self.entries, &rec)?.names);
             }
         }
-        Ok(n)
+        Ok(None)
     }
 
     /// XREVRANGE: live entries in `[start, end]` from the top, at most

@@ -160,21 +160,46 @@ pub fn put_decimal(out: &mut BytesMut, n: u64) {
 
 /// A header line in a stack buffer: `tag`, the number, CRLF.
 pub fn header_bytes(tag: u8, n: i64) -> ([u8; 24], usize) {
-    let mut digits = [0u8; 20];
-    let at = decimal_in(&mut digits, n.unsigned_abs());
     let mut line = [0u8; 24];
-    let mut len = 0;
-    line[len] = tag;
-    len += 1;
+    line[0] = tag;
+    let mut len = 1;
     if n < 0 {
         line[len] = b'-';
         len += 1;
     }
-    let d = &digits[at..];
-    line[len..len + d.len()].copy_from_slice(d);
-    len += d.len();
+    len += decimal_at(&mut line[len..], n.unsigned_abs());
     line[len..len + 2].copy_from_slice(b"\r\n");
     (line, len + 2)
+}
+
+/// Writes `n` in decimal at the start of `buf` (which has room for 20
+/// digits); returns how many digits. The lengths of bulk strings and
+/// arrays are mostly under 1000: those take no loop.
+pub fn decimal_at(buf: &mut [u8], n: u64) -> usize {
+    match n {
+        0..=9 => {
+            buf[0] = b'0' + n as u8;
+            1
+        }
+        10..=99 => {
+            buf[0] = b'0' + (n / 10) as u8;
+            buf[1] = b'0' + (n % 10) as u8;
+            2
+        }
+        100..=999 => {
+            buf[0] = b'0' + (n / 100) as u8;
+            buf[1] = b'0' + (n / 10 % 10) as u8;
+            buf[2] = b'0' + (n % 10) as u8;
+            3
+        }
+        _ => {
+            let mut digits = [0u8; 20];
+            let at = decimal_in(&mut digits, n);
+            let d = &digits[at..];
+            buf[..d.len()].copy_from_slice(d);
+            d.len()
+        }
+    }
 }
 
 /// Writes a header line: `tag`, the number, CRLF (`*3`, `$5`, `:42`).

@@ -978,13 +978,20 @@ impl Iter {
     /// Returns how many records `f` saw. The borrowed record lives only for
     /// the call.
     pub fn visit(&mut self, mut f: impl FnMut(RecordRef<'_>) -> bool) -> Result<u64> {
+        self.visit_in(|r, _| f(r))
+    }
+
+    /// As [`Iter::visit`], and `f` also gets the buffer the record lies
+    /// in, so that it can keep a part of the payload without copying it
+    /// (`Bytes::slice_ref`).
+    pub fn visit_in(&mut self, mut f: impl FnMut(RecordRef<'_>, &Bytes) -> bool) -> Result<u64> {
         let mut seen = 0;
         loop {
             if let Some(c) = self.cur.as_mut() {
                 while let Some((r, next)) = c.seg.decode_in(&c.view, c.len, c.pos)? {
                     c.pos = next;
                     seen += 1;
-                    if !f(r) {
+                    if !f(r, &c.view) {
                         return Ok(seen);
                     }
                 }

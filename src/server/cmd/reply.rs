@@ -5,21 +5,42 @@ use bytes::{Bytes, BytesMut};
 use crate::engine::entry::StreamEntry;
 use crate::engine::groups::MaybeEntry;
 use crate::engine::id::StreamId;
+use crate::engine::stream::EntryRef;
 use crate::resp::frame::{self, Frame};
 
 /// Writes an ID as a bulk string.
 fn put_id(out: &mut BytesMut, id: StreamId) {
-    let (mut ms, mut seq) = ([0u8; 20], [0u8; 20]);
-    let (a, b) = (
-        frame::decimal_in(&mut ms, id.ms),
-        frame::decimal_in(&mut seq, id.seq),
-    );
-    let (ms, seq) = (&ms[a..], &seq[b..]);
-    frame::header(out, b'$', (ms.len() + 1 + seq.len()) as i64);
-    out.extend_from_slice(ms);
-    out.extend_from_slice(b"-");
-    out.extend_from_slice(seq);
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(id_bulk(id).as_slice());
+}
+
+/// An ID as a bulk string, built on the stack: `$len`, CRLF, `ms-seq`,
+/// CRLF. The longest is 2 × 20 digits and a dash.
+struct IdBulk {
+    buf: [u8; 52],
+    len: usize,
+}
+
+impl IdBulk {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+fn id_bulk(id: StreamId) -> IdBulk {
+    let mut text = [0u8; 41];
+    let mut n = frame::decimal_at(&mut text, id.ms);
+    text[n] = b'-';
+    n += 1;
+    n += frame::decimal_at(&mut text[n..], id.seq);
+    let mut buf = [0u8; 52];
+    buf[0] = b'$';
+    let mut len = 1 + frame::decimal_at(&mut buf[1..], n as u64);
+    buf[len..len + 2].copy_from_slice(b"\r\n");
+    len += 2;
+    buf[len..len + n].copy_from_slice(&text[..n]);
+    len += n;
+    buf[len..len + 2].copy_from_slice(b"\r\n");
+    IdBulk { buf, len: len + 2 }
 }
 
 /// Writes `[id, [field, value, ...]]`, or `[id, nil]` for a deleted entry.
@@ -61,19 +82,21 @@ pub fn entry(e: &StreamEntry) -> Frame {
 
 /// Writes an entry as [`crate::engine::stream::Stream::range_each`] gives
 /// it: `[id, [field, value, ...]]`.
-pub fn put_visited(
-    out: &mut BytesMut,
-    id: StreamId,
-    names: &[Bytes],
-    payload: &[u8],
-    values: &[std::ops::Range<usize>],
-) {
+pub fn put_visited(out: &mut BytesMut, e: &EntryRef<'_>) {
+    // Room for the whole entry at once: headers are at most 26 bytes.
+    let body: usize = e
+        .names
+        .iter()
+        .zip(e.values)
+        .map(|(n, r)| n.len() + r.len() + 52)
+        .sum();
+    out.reserve(body + 4 + 52 + 26);
     out.extend_from_slice(b"*2\r\n");
-    put_id(out, id);
-    frame::header(out, b'*', 2 * names.len() as i64);
-    for (name, r) in names.iter().zip(values) {
+    put_id(out, e.id);
+    frame::header(out, b'*', 2 * e.names.len() as i64);
+    for (name, r) in e.names.iter().zip(e.values) {
         frame::bulk(out, name);
-        frame::bulk(out, payload.get(r.clone()).unwrap_or_default());
+        frame::bulk(out, e.value(r));
     }
 }
 

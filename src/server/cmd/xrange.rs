@@ -65,14 +65,9 @@ impl XRange {
         }
         // Encoded as the records are read, with no entry built.
         let mut body = reply::array_body(4096);
-        let n = s.range_each(
-            self.start,
-            self.end,
-            count,
-            &mut |id, names, payload, values| {
-                reply::put_visited(&mut body, id, names, payload, values)
-            },
-        )?;
+        let n = s.range_each(self.start, self.end, count, &mut |e| {
+            reply::put_visited(&mut body, e)
+        })?;
         Ok(reply::raw_array(n, body).into())
     }
 }
