@@ -223,6 +223,35 @@ fn async_commit_completes_without_blocking() {
 }
 
 #[test]
+fn a_lone_inline_commit_syncs_on_the_polling_thread() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let tmp = tempfile::tempdir().unwrap();
+    let log = Log::open(
+        FsIo::shared(),
+        tmp.path().join("log"),
+        small_cfg(FsyncPolicy::Always),
+    )
+    .unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    for k in 1..=20u128 {
+        let entry = brook::storage::Entry {
+            kind: 1,
+            key: k,
+            payload: b"inline",
+        };
+        let mut commit = std::pin::pin!(log.submit(&[entry]).unwrap().inline_when_alone());
+        // Nothing else waits: the first poll syncs and is ready.
+        match commit.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), k as u64),
+            Poll::Pending => panic!("a lone inline commit was left pending"),
+        }
+        assert_eq!(log.stats().synced, k as u64);
+    }
+    assert_eq!(log.stats().sync.syncs, 20);
+}
+
+#[test]
 fn bad_appends_are_refused_and_change_nothing() {
     let sim = SimIo::new();
     let mut cfg = small_cfg(FsyncPolicy::Always);

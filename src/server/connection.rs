@@ -482,7 +482,7 @@ impl Connection {
         for (frame, commits) in std::mem::take(&mut self.pending) {
             let mut failed = None;
             for c in commits {
-                if let Err(e) = c.await {
+                if let Err(e) = c.inline_when_alone().await {
                     failed = Some(e);
                 }
             }

@@ -347,7 +347,11 @@ impl Log {
             self.append_locked(&mut w, entries)?
         };
         let dur = (self.policy() == FsyncPolicy::Always).then(|| self.inner.dur.clone());
-        Ok(Commit { dur, seq })
+        Ok(Commit {
+            dur,
+            seq,
+            inline: false,
+        })
     }
 
     /// Like [`Log::submit`], but the records start a new segment (unless
@@ -361,6 +365,7 @@ impl Log {
                 return Ok(Commit {
                     dur: None,
                     seq: w.seq,
+                    inline: false,
                 });
             };
             if let (Some(a), Some(last)) = (&w.active, w.last_key) {
@@ -372,7 +377,11 @@ impl Log {
             self.append_locked(&mut w, entries)?
         };
         let dur = (self.policy() == FsyncPolicy::Always).then(|| self.inner.dur.clone());
-        Ok(Commit { dur, seq })
+        Ok(Commit {
+            dur,
+            seq,
+            inline: false,
+        })
     }
 
     /// A commit covering every append submitted so far: under `Always` it
@@ -383,7 +392,11 @@ impl Log {
         let (written, synced) = self.inner.dur.positions();
         let dur = (self.policy() == FsyncPolicy::Always && written > synced)
             .then(|| self.inner.dur.clone());
-        Commit { dur, seq: written }
+        Commit {
+            dur,
+            seq: written,
+            inline: false,
+        }
     }
 
     /// Makes every append so far durable, whatever the policy.

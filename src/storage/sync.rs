@@ -422,13 +422,32 @@ impl Durability {
         drop(self.finish(st, goal, outcome));
     }
 
-    fn poll_durable(self: &Arc<Self>, target: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+    fn poll_durable(
+        self: &Arc<Self>,
+        target: u64,
+        inline: bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<()>> {
         let mut st = self.lock();
         if let Some(cause) = &st.failed {
             return Poll::Ready(Err(self.poisoned(cause)));
         }
         if st.synced >= target {
             return Poll::Ready(Ok(()));
+        }
+        if inline && st.inflight == 0 && st.wakers.is_empty() && st.callers == 0 && st.released <= 1
+        {
+            // A lone appender, and the caller allows it: sync here (see
+            // `Commit::inline_when_alone`).
+            let st = self.lead(st);
+            if let Some(cause) = &st.failed {
+                return Poll::Ready(Err(self.poisoned(cause)));
+            }
+            if st.synced >= target {
+                return Poll::Ready(Ok(()));
+            }
+            drop(st);
+            return self.poll_durable(target, false, cx);
         }
         st.wakers.push((target, cx.waker().clone()));
         // One request per round: the round syncs everything written when
@@ -467,12 +486,28 @@ fn max_inflight() -> u32 {
 pub struct Commit {
     pub(crate) dur: Option<Arc<Durability>>,
     pub(crate) seq: u64,
+    /// May sync on the polling thread (see [`Commit::inline_when_alone`]).
+    pub(crate) inline: bool,
 }
 
 impl Commit {
     /// The append's sequence number in its log.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// Lets the future sync on the thread that polls it when it is the
+    /// log's only waiter and the last round released at most one (a lone
+    /// appender), instead of handing the round to the background syncer
+    /// and being woken by it: the poll then blocks for one fdatasync, as
+    /// Redis's `appendfsync always` does in its event loop. The two thread
+    /// hand-offs it saves cost more than the fdatasync on a VM
+    /// (docs/benchmarks.md). Under load rounds release many waiters and go
+    /// to the syncer as before. For a server's connection tasks; a library
+    /// caller that must never block keeps the default.
+    pub fn inline_when_alone(mut self) -> Commit {
+        self.inline = true;
+        self
     }
 
     /// Blocks the calling thread until the append is durable.
@@ -490,7 +525,9 @@ impl Future for Commit {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &self.dur {
             None => Poll::Ready(Ok(self.seq)),
-            Some(d) => d.poll_durable(self.seq, cx).map(|r| r.map(|()| self.seq)),
+            Some(d) => d
+                .poll_durable(self.seq, self.inline, cx)
+                .map(|r| r.map(|()| self.seq)),
         }
     }
 }
