@@ -18,17 +18,22 @@ use bytes::Bytes;
 
 use super::codec::{self, Malformed, Reader};
 use super::glob::glob_match;
+use super::memory::{self, Journal, Op, Outcome, Refused, Value};
 use super::settings::StreamSettings;
 use super::stream::{NodeLimits, Stream};
 use crate::config::{FsyncPolicy, LogConfig, StoreConfig};
 use crate::error::EngineError;
-use crate::storage::{Entry, FsIo, Io, Log, Store};
+use crate::storage::{Commit, Entry, FsIo, Io, Log, Store};
 
 /// The type a key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     /// A stream.
     Stream,
+    /// A list (in memory, journaled).
+    List,
+    /// A string (in memory, journaled).
+    String,
 }
 
 impl KeyType {
@@ -36,12 +41,17 @@ impl KeyType {
     pub fn as_str(self) -> &'static str {
         match self {
             KeyType::Stream => "stream",
+            KeyType::List => "list",
+            KeyType::String => "string",
         }
     }
 
+    /// The catalog's code; only streams are in the catalog.
     fn code(self) -> u64 {
         match self {
             KeyType::Stream => 1,
+            KeyType::List => 2,
+            KeyType::String => 3,
         }
     }
 
@@ -62,6 +72,11 @@ pub struct Recovery {
     pub entries: u64,
     /// Bytes of torn tails cut off.
     pub torn_bytes: u64,
+    /// Lists and strings replayed from the journal.
+    pub memory_keys: u64,
+    /// Lists and strings dropped at replay because a stream holds their key
+    /// (see [`super::memory`]).
+    pub memory_conflicts: u64,
 }
 
 /// Counters of the engine's open logs.
@@ -104,13 +119,16 @@ impl Default for EngineConfig {
     }
 }
 
-pub(super) struct Slot {
+pub(crate) struct Slot {
+    /// The stream's number (names its files); 0 for a list or string.
     pub(super) sid: u64,
     pub(super) kind: KeyType,
     settings: Mutex<StreamSettings>,
     stream: Mutex<Option<Arc<Stream>>>,
+    /// A list's or string's value.
+    value: Mutex<Option<Value>>,
     /// Unix ms at which the key expires; 0 when it does not.
-    expire_at: AtomicU64,
+    pub(super) expire_at: AtomicU64,
 }
 
 impl Slot {
@@ -120,8 +138,30 @@ impl Slot {
             kind,
             settings: Mutex::new(settings),
             stream: Mutex::new(None),
+            value: Mutex::new(None),
             expire_at: AtomicU64::new(0),
         })
+    }
+
+    /// A list's or string's slot.
+    pub(super) fn new_mem(value: Value) -> Arc<Slot> {
+        Arc::new(Slot {
+            sid: 0,
+            kind: value.kind(),
+            settings: Mutex::new(StreamSettings::default()),
+            stream: Mutex::new(None),
+            value: Mutex::new(Some(value)),
+            expire_at: AtomicU64::new(0),
+        })
+    }
+
+    /// A list's or string's value (`None` for a stream).
+    pub(super) fn value(&self) -> MutexGuard<'_, Option<Value>> {
+        lock(&self.value)
+    }
+
+    fn is_mem(&self) -> bool {
+        self.kind != KeyType::Stream
     }
 
     fn expire(&self) -> u64 {
@@ -134,8 +174,10 @@ impl Slot {
     }
 }
 
-pub(super) struct Keyspace {
+pub(crate) struct Keyspace {
     pub(super) dbs: Vec<BTreeMap<Bytes, Arc<Slot>>>,
+    /// The key of the journal's last record (lists and strings).
+    mem_key: u128,
     /// Per database, keys ordered by (hash, key): SCAN's cursor order.
     scan: Vec<BTreeSet<(u64, Bytes)>>,
     next_sid: u64,
@@ -156,9 +198,16 @@ pub struct Engine {
     defaults: Mutex<StreamSettings>,
     /// Wake-ups for blocked readers.
     pub watches: super::notify::Watches,
+    /// The journal of lists and strings.
+    memory: Journal,
+    /// Lists and strings replayed at open, and those dropped (see
+    /// [`Recovery`]).
+    recovered_memory: (u64, u64),
 }
 
 const CATALOG: &str = "catalog";
+/// The journal of lists and strings.
+const MEMORY: &str = "memory";
 /// The first snapshot layout (no settings): read, no longer written.
 const CAT_SNAPSHOT_V1: u8 = 1;
 /// The second snapshot layout (settings, no expiry): read, no longer
@@ -194,12 +243,12 @@ pub fn now_ms() -> u64 {
 }
 
 impl Keyspace {
-    fn insert(&mut self, db: usize, key: Bytes, slot: Arc<Slot>) {
+    pub(super) fn insert(&mut self, db: usize, key: Bytes, slot: Arc<Slot>) {
         self.scan[db].insert((scan_hash(&key), key.clone()));
         self.dbs[db].insert(key, slot);
     }
 
-    fn remove(&mut self, db: usize, key: &[u8]) -> Option<Arc<Slot>> {
+    pub(super) fn remove(&mut self, db: usize, key: &[u8]) -> Option<Arc<Slot>> {
         let slot = self.dbs[db].remove(key)?;
         self.scan[db].remove(&(scan_hash(key), Bytes::copy_from_slice(key)));
         Some(slot)
@@ -229,6 +278,7 @@ impl Engine {
         let mut ks = Keyspace {
             dbs: vec![BTreeMap::new(); dbs],
             scan: vec![BTreeSet::new(); dbs],
+            mem_key: 0,
             next_sid: 1,
             catalog_key: catalog.last_key().unwrap_or(0),
             since_snapshot: 0,
@@ -266,6 +316,11 @@ impl Engine {
                 }
             }
         }
+        let memory = Journal {
+            log: store.log_with(MEMORY, cfg.store.log.clone())?,
+        };
+        let (mem_key, memory_keys, memory_conflicts) = replay_memory(&memory, &mut ks)?;
+        ks.mem_key = mem_key;
         let txn = super::txn::Txns::open(&store)?;
         let engine = Engine {
             store,
@@ -276,6 +331,8 @@ impl Engine {
             base_log: cfg.store.log.clone(),
             defaults: Mutex::new(cfg.stream_defaults),
             watches: Default::default(),
+            memory,
+            recovered_memory: (memory_keys, memory_conflicts),
         };
         engine.redo_txns()?;
         Ok(engine)
@@ -314,13 +371,17 @@ impl Engine {
         self.catalog.append(kind, key, payload)?;
         ks.catalog_key = key;
         ks.since_snapshot += 1;
-        let live: usize = ks.dbs.iter().map(|d| d.len()).sum();
+        let live: usize = ks
+            .dbs
+            .iter()
+            .map(|d| d.values().filter(|s| !s.is_mem()).count())
+            .sum();
         if ks.since_snapshot > 1024.max(2 * live as u64) {
             let mut b = Vec::new();
             codec::put_u64(&mut b, ks.next_sid);
             codec::put_u64(&mut b, live as u64);
             for (db, m) in ks.dbs.iter().enumerate() {
-                for (k, slot) in m {
+                for (k, slot) in m.iter().filter(|(_, s)| !s.is_mem()) {
                     codec::put_u64(&mut b, slot.sid);
                     codec::put_u64(&mut b, db as u64);
                     codec::put_u64(&mut b, slot.kind.code());
@@ -486,6 +547,7 @@ impl Engine {
     /// without a policy of their own take it at once.
     pub fn set_default_fsync(&self, fsync: FsyncPolicy) {
         lock(&self.defaults).fsync = Some(fsync);
+        self.memory.log.set_policy(fsync);
         let slots: Vec<Arc<Slot>> = {
             let ks = lock(&self.ks);
             ks.dbs.iter().flat_map(|d| d.values().cloned()).collect()
@@ -552,6 +614,23 @@ impl Engine {
         key: &[u8],
         slot: &Slot,
     ) -> Result<(), EngineError> {
+        if slot.is_mem() {
+            let key = Bytes::copy_from_slice(key);
+            // Not waited for: a delete lost with the journal's tail under
+            // everysec comes back as the key, as in Redis's AOF.
+            drop(
+                self.mem_write(
+                    ks,
+                    vec![Op::Del {
+                        db,
+                        key: key.clone(),
+                    }],
+                )?
+                .1,
+            );
+            self.watches.notify(db, &key);
+            return Ok(());
+        }
         let mut b = Vec::new();
         codec::put_u64(&mut b, slot.sid);
         self.write_catalog(ks, CAT_DEL, &b)?;
@@ -592,6 +671,15 @@ impl Engine {
         };
         if at_ms != 0 && at_ms <= now_ms() {
             self.remove_slot(&mut ks, db, key, &slot)?;
+            return Ok(true);
+        }
+        if slot.is_mem() {
+            let op = Op::Expire {
+                db,
+                key: Bytes::copy_from_slice(key),
+                at: at_ms,
+            };
+            self.mem_write(&mut ks, vec![op])?.1.wait()?;
             return Ok(true);
         }
         let mut b = Vec::new();
@@ -661,15 +749,28 @@ impl Engine {
             if nx {
                 return Ok(false);
             }
-            self.remove_slot(&mut ks, db, new_key, &old)?;
+            // A list or string renamed over another replaces it in the
+            // same journal record.
+            if !(slot.is_mem() && old.is_mem()) {
+                self.remove_slot(&mut ks, db, new_key, &old)?;
+            }
         }
-        let mut b = Vec::new();
-        codec::put_u64(&mut b, slot.sid);
-        codec::put_u64(&mut b, db as u64);
-        codec::put_bytes(&mut b, new_key);
-        self.write_catalog(&mut ks, CAT_RENAME, &b)?;
-        ks.remove(db, key);
-        ks.insert(db, Bytes::copy_from_slice(new_key), slot);
+        if slot.is_mem() {
+            let op = Op::Rename {
+                db,
+                key: Bytes::copy_from_slice(key),
+                to: Bytes::copy_from_slice(new_key),
+            };
+            self.mem_write(&mut ks, vec![op])?.1.wait()?;
+        } else {
+            let mut b = Vec::new();
+            codec::put_u64(&mut b, slot.sid);
+            codec::put_u64(&mut b, db as u64);
+            codec::put_bytes(&mut b, new_key);
+            self.write_catalog(&mut ks, CAT_RENAME, &b)?;
+            ks.remove(db, key);
+            ks.insert(db, Bytes::copy_from_slice(new_key), slot);
+        }
         drop(ks);
         self.watches.notify(db, key);
         self.watches.notify(db, new_key);
@@ -704,6 +805,21 @@ impl Engine {
         let existing = ks.dbs[to_db].get(to_key).cloned();
         if existing.is_some() && !replace {
             return Ok(false);
+        }
+        if src.is_mem() {
+            if let Some(old) = existing.filter(|s| !s.is_mem()) {
+                self.remove_slot(&mut ks, to_db, to_key, &old)?;
+            }
+            let op = Op::Copy {
+                db,
+                key: Bytes::copy_from_slice(key),
+                to_db,
+                to_key: Bytes::copy_from_slice(to_key),
+            };
+            self.mem_write(&mut ks, vec![op])?.1.wait()?;
+            drop(ks);
+            self.watches.notify(to_db, to_key);
+            return Ok(true);
         }
         let stream = self.open_stream(&src)?;
         let sid = ks.next_sid;
@@ -853,12 +969,21 @@ impl Engine {
         if ks.dbs[to].contains_key(key) {
             return Ok(false);
         }
-        let mut b = Vec::new();
-        codec::put_u64(&mut b, slot.sid);
-        codec::put_u64(&mut b, to as u64);
-        self.write_catalog(&mut ks, CAT_SETDB, &b)?;
-        ks.remove(db, key);
-        ks.insert(to, Bytes::copy_from_slice(key), slot);
+        if slot.is_mem() {
+            let op = Op::MoveDb {
+                db,
+                key: Bytes::copy_from_slice(key),
+                to_db: to,
+            };
+            self.mem_write(&mut ks, vec![op])?.1.wait()?;
+        } else {
+            let mut b = Vec::new();
+            codec::put_u64(&mut b, slot.sid);
+            codec::put_u64(&mut b, to as u64);
+            self.write_catalog(&mut ks, CAT_SETDB, &b)?;
+            ks.remove(db, key);
+            ks.insert(to, Bytes::copy_from_slice(key), slot);
+        }
         drop(ks);
         self.watches.notify(to, key);
         Ok(true)
@@ -874,6 +999,11 @@ impl Engine {
         codec::put_u64(&mut p, a as u64);
         codec::put_u64(&mut p, b as u64);
         self.write_catalog(&mut ks, CAT_SWAP, &p)?;
+        // The lists and strings swap in the journal too. Only recorded:
+        // the swap below moves every key.
+        let key = ks.mem_key.saturating_add(1);
+        drop(self.memory.write(key, &[Op::SwapDb { a, b }])?);
+        ks.mem_key = key;
         ks.dbs.swap(a, b);
         ks.scan.swap(a, b);
         Ok(())
@@ -884,9 +1014,16 @@ impl Engine {
     pub fn open_all(&self) -> Result<Recovery, EngineError> {
         let slots: Vec<Arc<Slot>> = {
             let ks = lock(&self.ks);
-            ks.dbs.iter().flat_map(|d| d.values().cloned()).collect()
+            ks.dbs
+                .iter()
+                .flat_map(|d| d.values().filter(|s| !s.is_mem()).cloned())
+                .collect()
         };
-        let mut r = Recovery::default();
+        let mut r = Recovery {
+            memory_keys: self.recovered_memory.0,
+            memory_conflicts: self.recovered_memory.1,
+            ..Recovery::default()
+        };
         for slot in slots {
             let st = self.open_stream(&slot)?;
             r.streams += 1;
@@ -894,6 +1031,7 @@ impl Engine {
             r.torn_bytes += st.torn_bytes();
         }
         r.torn_bytes += self.catalog.recovery().torn_bytes;
+        r.torn_bytes += self.memory.log.recovery().torn_bytes;
         Ok(r)
     }
 
@@ -915,6 +1053,194 @@ impl Engine {
     pub fn sync(&self) -> Result<(), EngineError> {
         Ok(self.store.sync_all()?)
     }
+}
+
+/// Lists and strings: reads and writes under the keyspace lock.
+impl Engine {
+    /// Writes `ops` to the journal as one record, then applies them.
+    /// Returns each op's outcome and the record's commit.
+    pub(super) fn mem_write(
+        &self,
+        ks: &mut Keyspace,
+        ops: Vec<Op>,
+    ) -> Result<(Vec<Outcome>, Commit), EngineError> {
+        let key = ks.mem_key.saturating_add(1);
+        let commit = self.memory.write(key, &ops)?;
+        ks.mem_key = key;
+        let mut outs = Vec::with_capacity(ops.len());
+        for op in ops {
+            outs.push(memory::apply(ks, op).map_err(|r| match r {
+                Refused::WrongType => EngineError::WrongType,
+                Refused::DbIndex => EngineError::DbIndex,
+            })?);
+        }
+        Ok((outs, commit))
+    }
+
+    /// Runs `f` on database `db` with the keyspace locked: it reads lists
+    /// and strings and applies ops through [`MemTxn`]. Returns what `f`
+    /// returned and the commit of the last journal record written (to
+    /// wait for before replying, under the fsync policy).
+    pub fn mem<R>(
+        &self,
+        db: usize,
+        f: impl FnOnce(&mut MemTxn<'_>) -> Result<R, EngineError>,
+    ) -> Result<(R, Option<Commit>), EngineError> {
+        let mut ks = lock(&self.ks);
+        self.check_db(&ks, db)?;
+        let mut txn = MemTxn {
+            engine: self,
+            ks: &mut ks,
+            db,
+            commit: None,
+        };
+        let r = f(&mut txn);
+        let commit = txn.commit.take();
+        r.map(|r| (r, commit))
+    }
+}
+
+/// The keyspace as [`Engine::mem`] hands it over.
+pub struct MemTxn<'a> {
+    engine: &'a Engine,
+    ks: &'a mut Keyspace,
+    db: usize,
+    commit: Option<Commit>,
+}
+
+impl MemTxn<'_> {
+    /// The database.
+    pub fn db(&self) -> usize {
+        self.db
+    }
+
+    /// The type of `key` (an expired key is removed first).
+    pub fn kind(&mut self, key: &[u8]) -> Result<Option<KeyType>, EngineError> {
+        self.kind_in(self.db, key)
+    }
+
+    /// The type of `key` in database `db`.
+    pub fn kind_in(&mut self, db: usize, key: &[u8]) -> Result<Option<KeyType>, EngineError> {
+        self.engine.check_db(self.ks, db)?;
+        self.engine.reap(self.ks, db, key)?;
+        Ok(self.ks.dbs[db].get(key).map(|s| s.kind))
+    }
+
+    /// Calls `f` with the list at `key` (`None` when missing); WRONGTYPE
+    /// when the key holds something else.
+    pub fn list<R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(Option<&std::collections::VecDeque<Bytes>>) -> R,
+    ) -> Result<R, EngineError> {
+        self.list_in(self.db, key, f)
+    }
+
+    /// As [`MemTxn::list`], in database `db`.
+    pub fn list_in<R>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        f: impl FnOnce(Option<&std::collections::VecDeque<Bytes>>) -> R,
+    ) -> Result<R, EngineError> {
+        match self.kind_in(db, key)? {
+            None => Ok(f(None)),
+            Some(KeyType::List) => {
+                let slot = self.ks.dbs[db].get(key).cloned();
+                let v = slot.as_ref().map(|s| s.value());
+                match v.as_deref() {
+                    Some(Some(Value::List(l))) => Ok(f(Some(l))),
+                    _ => Ok(f(None)),
+                }
+            }
+            Some(_) => Err(EngineError::WrongType),
+        }
+    }
+
+    /// The string at `key` (`None` when missing); WRONGTYPE when the key
+    /// holds something else.
+    pub fn string(&mut self, key: &[u8]) -> Result<Option<Bytes>, EngineError> {
+        match self.kind(key)? {
+            None => Ok(None),
+            Some(KeyType::String) => {
+                let slot = self.ks.dbs[self.db].get(key).cloned();
+                let v = slot.as_ref().map(|s| s.value().clone());
+                match v {
+                    Some(Some(Value::Str(b))) => Ok(Some(b)),
+                    _ => Ok(None),
+                }
+            }
+            Some(_) => Err(EngineError::WrongType),
+        }
+    }
+
+    /// The expiry time of `key` (Unix ms, 0 for none or missing).
+    pub fn expire_at(&mut self, key: &[u8]) -> Result<u64, EngineError> {
+        self.kind(key)?;
+        Ok(self.ks.dbs[self.db].get(key).map_or(0, |s| s.expire()))
+    }
+
+    /// Deletes `key` whatever it holds (SET over a stream). True when it
+    /// existed.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool, EngineError> {
+        self.kind(key)?;
+        let Some(slot) = self.ks.dbs[self.db].get(key).cloned() else {
+            return Ok(false);
+        };
+        self.engine.remove_slot(self.ks, self.db, key, &slot)?;
+        Ok(true)
+    }
+
+    /// Journals `ops` (one record), then applies them; returns their
+    /// outcomes. The caller checked the types.
+    pub fn apply(&mut self, ops: Vec<Op>) -> Result<Vec<Outcome>, EngineError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let touched: Vec<(usize, Bytes)> = ops.iter().flat_map(Op::touched).collect();
+        let (outs, commit) = self.engine.mem_write(self.ks, ops)?;
+        self.commit = Some(commit);
+        for (db, key) in touched {
+            self.engine.watches.notify(db, &key);
+        }
+        Ok(outs)
+    }
+}
+
+/// Replays the journal into `ks` (which holds the catalog's streams). The
+/// ops are replayed on their own keyspace first, then merged: a key that a
+/// stream holds stays the stream's (see [`super::memory`]). Returns the
+/// journal's last key, the lists and strings kept, and those dropped.
+fn replay_memory(j: &Journal, ks: &mut Keyspace) -> Result<(u128, u64, u64), EngineError> {
+    let n = ks.dbs.len();
+    let mut mem = Keyspace {
+        dbs: vec![BTreeMap::new(); n],
+        scan: vec![BTreeSet::new(); n],
+        mem_key: 0,
+        next_sid: 1,
+        catalog_key: 0,
+        since_snapshot: 0,
+    };
+    let last = j.replay(|op| {
+        // A database beyond `databases` (the setting shrank): skipped.
+        let _ = memory::apply(&mut mem, op);
+    })?;
+    let (mut kept, mut dropped) = (0, 0);
+    let now = now_ms();
+    for (db, m) in std::mem::take(&mut mem.dbs).into_iter().enumerate() {
+        for (key, slot) in m {
+            if slot.expired(now) {
+                continue;
+            }
+            if ks.dbs[db].contains_key(&key) {
+                dropped += 1;
+                continue;
+            }
+            ks.insert(db, key, slot);
+            kept += 1;
+        }
+    }
+    Ok((last, kept, dropped))
 }
 
 /// Copies every record of `from` into the empty log `to`, durably.
@@ -1075,6 +1401,7 @@ mod tests {
         Keyspace {
             dbs: vec![BTreeMap::new(); 16],
             scan: vec![BTreeSet::new(); 16],
+            mem_key: 0,
             next_sid: 1,
             catalog_key: 0,
             since_snapshot: 0,

@@ -10,6 +10,7 @@ pub mod group;
 pub mod groups;
 pub mod id;
 pub mod keyspace;
+pub mod memory;
 pub mod meta;
 pub mod notify;
 pub mod read;

@@ -94,12 +94,19 @@ pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
             source,
         })?;
     tracing::info!(
-        "recovered {} streams, {} entries, truncated {} torn bytes in {} ms",
+        "recovered {} streams, {} entries, {} lists and strings, truncated {} torn bytes in {} ms",
         rec.streams,
         rec.entries,
+        rec.memory_keys,
         rec.torn_bytes,
         started.elapsed().as_millis()
     );
+    if rec.memory_conflicts > 0 {
+        tracing::warn!(
+            "{} lists or strings were dropped: a stream holds their key (a delete lost with the journal's tail)",
+            rec.memory_conflicts
+        );
+    }
     let port: u16 = cfg.get("port").and_then(|p| p.parse().ok()).unwrap_or(6379);
     let binds: Vec<String> = cfg
         .get("bind")

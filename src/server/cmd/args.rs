@@ -60,6 +60,16 @@ pub enum Outcome {
     Reload,
 }
 
+impl Outcome {
+    /// `frame`, sent once `commit` (if any) is durable.
+    pub fn after(frame: Frame, commit: Option<Commit>) -> Outcome {
+        match commit {
+            Some(c) => Outcome::Durable(frame, vec![c]),
+            None => Outcome::Reply(frame),
+        }
+    }
+}
+
 impl From<Frame> for Outcome {
     fn from(f: Frame) -> Outcome {
         Outcome::Reply(f)

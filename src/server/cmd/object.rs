@@ -42,6 +42,10 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     match &upper[..] {
         b"ENCODING" => Ok(bulk_str(match kind {
             crate::engine::keyspace::KeyType::Stream => "stream",
+            // Redis 7.0's names; a string's "int" and "embstr" are not
+            // told apart.
+            crate::engine::keyspace::KeyType::List => "quicklist",
+            crate::engine::keyspace::KeyType::String => "raw",
         })
         .into()),
         b"REFCOUNT" => Ok(Frame::Integer(1).into()),

@@ -1,0 +1,55 @@
+//! LPUSH, RPUSH, LPUSHX and RPUSHX key element [element ...].
+
+use super::args::{Args, CmdResult, Ctx, Outcome};
+use crate::engine::keyspace::KeyType;
+use crate::engine::memory::Op;
+use crate::resp::frame::Frame;
+
+fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdResult {
+    let key = args.need()?;
+    let items = args.rest();
+    if items.is_empty() {
+        return Err(super::table::wrong_arity(match (tail, only_existing) {
+            (false, false) => "lpush",
+            (true, false) => "rpush",
+            (false, true) => "lpushx",
+            (true, true) => "rpushx",
+        }));
+    }
+    let (len, commit) = ctx.engine.mem(ctx.db(), |m| {
+        match m.kind(&key)? {
+            None if only_existing => return Ok(0),
+            None | Some(KeyType::List) => {}
+            Some(_) => return Err(crate::error::EngineError::WrongType),
+        }
+        let db = m.db();
+        let outs = m.apply(vec![Op::Push {
+            db,
+            key: key.clone(),
+            tail,
+            items,
+        }])?;
+        Ok(outs.first().map_or(0, |o| o.n))
+    })?;
+    Ok(Outcome::after(Frame::Integer(len as i64), commit))
+}
+
+/// Runs LPUSH: the list's length after.
+pub fn run_lpush(ctx: &mut Ctx, args: Args) -> CmdResult {
+    push(ctx, args, false, false)
+}
+
+/// Runs RPUSH.
+pub fn run_rpush(ctx: &mut Ctx, args: Args) -> CmdResult {
+    push(ctx, args, true, false)
+}
+
+/// Runs LPUSHX: 0 and nothing pushed when the list does not exist.
+pub fn run_lpushx(ctx: &mut Ctx, args: Args) -> CmdResult {
+    push(ctx, args, false, true)
+}
+
+/// Runs RPUSHX.
+pub fn run_rpushx(ctx: &mut Ctx, args: Args) -> CmdResult {
+    push(ctx, args, true, true)
+}
