@@ -616,18 +616,13 @@ impl Engine {
     ) -> Result<(), EngineError> {
         if slot.is_mem() {
             let key = Bytes::copy_from_slice(key);
-            // Not waited for: a delete lost with the journal's tail under
-            // everysec comes back as the key, as in Redis's AOF.
-            drop(
-                self.mem_write(
-                    ks,
-                    vec![Op::Del {
-                        db,
-                        key: key.clone(),
-                    }],
-                )?
-                .1,
-            );
+            // Waited for, as the catalog's records are: under `always` an
+            // acknowledged DEL (or expiry) is durable.
+            let op = Op::Del {
+                db,
+                key: key.clone(),
+            };
+            self.mem_write(ks, vec![op])?.1.wait()?;
             self.watches.notify(db, &key);
             return Ok(());
         }
