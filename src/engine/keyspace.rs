@@ -1111,14 +1111,8 @@ impl MemTxn<'_> {
 
     /// The type of `key` (an expired key is removed first).
     pub fn kind(&mut self, key: &[u8]) -> Result<Option<KeyType>, EngineError> {
-        self.kind_in(self.db, key)
-    }
-
-    /// The type of `key` in database `db`.
-    pub fn kind_in(&mut self, db: usize, key: &[u8]) -> Result<Option<KeyType>, EngineError> {
-        self.engine.check_db(self.ks, db)?;
-        self.engine.reap(self.ks, db, key)?;
-        Ok(self.ks.dbs[db].get(key).map(|s| s.kind))
+        self.engine.reap(self.ks, self.db, key)?;
+        Ok(self.ks.dbs[self.db].get(key).map(|s| s.kind))
     }
 
     /// Calls `f` with the list at `key` (`None` when missing); WRONGTYPE
@@ -1128,20 +1122,10 @@ impl MemTxn<'_> {
         key: &[u8],
         f: impl FnOnce(Option<&std::collections::VecDeque<Bytes>>) -> R,
     ) -> Result<R, EngineError> {
-        self.list_in(self.db, key, f)
-    }
-
-    /// As [`MemTxn::list`], in database `db`.
-    pub fn list_in<R>(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        f: impl FnOnce(Option<&std::collections::VecDeque<Bytes>>) -> R,
-    ) -> Result<R, EngineError> {
-        match self.kind_in(db, key)? {
+        match self.kind(key)? {
             None => Ok(f(None)),
             Some(KeyType::List) => {
-                let slot = self.ks.dbs[db].get(key).cloned();
+                let slot = self.ks.dbs[self.db].get(key).cloned();
                 let v = slot.as_ref().map(|s| s.value());
                 match v.as_deref() {
                     Some(Some(Value::List(l))) => Ok(f(Some(l))),

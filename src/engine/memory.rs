@@ -530,7 +530,7 @@ fn mem_slot(ks: &Keyspace, db: usize, key: &[u8]) -> Result<Option<Arc<Slot>>, R
     }
 }
 
-/// The list at `(db, key)`, created empty when missing (not inserted).
+/// The list at `(db, key)`, if any; WrongType for another type.
 fn list_slot(ks: &Keyspace, db: usize, key: &[u8]) -> Result<Option<Arc<Slot>>, Refused> {
     match mem_slot(ks, db, key)? {
         Some(s) if s.kind != KeyType::List => Err(Refused::WrongType),
@@ -580,16 +580,8 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             tail,
             items,
         } => {
-            let slot = match list_slot(ks, db, &key)? {
-                Some(s) => s,
-                None => {
-                    let s = Slot::new_mem(Value::List(VecDeque::new()));
-                    ks.insert(db, key, s.clone());
-                    s
-                }
-            };
-            let mut v = slot.value();
-            if let Some(Value::List(l)) = v.as_mut() {
+            let slot = list_or_create(ks, db, key)?;
+            out.n = with_list(&slot, |l| {
                 for it in items {
                     if tail {
                         l.push_back(it);
@@ -597,8 +589,8 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
                         l.push_front(it);
                     }
                 }
-                out.n = l.len() as u64;
-            }
+                l.len() as u64
+            });
         }
         Op::Pop {
             db,
@@ -606,21 +598,15 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             tail,
             count,
         } => {
-            if let Some(slot) = list_slot(ks, db, &key)? {
-                let empty = with_list(&slot, |l| {
-                    for _ in 0..count {
-                        let it = if tail { l.pop_back() } else { l.pop_front() };
-                        match it {
-                            Some(it) => out.items.push(it),
-                            None => break,
-                        }
+            shrink_list(ks, db, &key, |l| {
+                for _ in 0..count {
+                    let it = if tail { l.pop_back() } else { l.pop_front() };
+                    match it {
+                        Some(it) => out.items.push(it),
+                        None => break,
                     }
-                    l.is_empty()
-                });
-                if empty {
-                    ks.remove(db, &key);
                 }
-            }
+            })?;
         }
         Op::LSet {
             db,
@@ -656,15 +642,7 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             count,
             value,
         } => {
-            if let Some(slot) = list_slot(ks, db, &key)? {
-                let empty = with_list(&slot, |l| {
-                    out.n = lrem(l, count, &value);
-                    l.is_empty()
-                });
-                if empty {
-                    ks.remove(db, &key);
-                }
-            }
+            shrink_list(ks, db, &key, |l| out.n = lrem(l, count, &value))?;
         }
         Op::LTrim {
             db,
@@ -672,19 +650,12 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             start,
             end,
         } => {
-            if let Some(slot) = list_slot(ks, db, &key)? {
-                let empty = with_list(&slot, |l| {
-                    let len = l.len() as u64;
-                    let end = end.min(len);
-                    let start = start.min(end);
-                    l.truncate(end as usize);
-                    l.drain(..start as usize);
-                    l.is_empty()
-                });
-                if empty {
-                    ks.remove(db, &key);
-                }
-            }
+            shrink_list(ks, db, &key, |l| {
+                let end = end.min(l.len() as u64);
+                let start = start.min(end);
+                l.truncate(end as usize);
+                l.drain(..start as usize);
+            })?;
         }
         Op::LMove {
             db,
@@ -693,32 +664,19 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             from_tail,
             to_tail,
         } => {
-            let Some(from) = list_slot(ks, db, &src)? else {
-                return Ok(out);
-            };
             list_slot(ks, db, &dst)?;
-            let (item, empty) = with_list(&from, |l| {
-                let it = if from_tail {
+            let mut item = None;
+            shrink_list(ks, db, &src, |l| {
+                item = if from_tail {
                     l.pop_back()
                 } else {
                     l.pop_front()
                 };
-                (it, l.is_empty())
-            });
+            })?;
             let Some(item) = item else {
                 return Ok(out);
             };
-            if empty {
-                ks.remove(db, &src);
-            }
-            let to = match list_slot(ks, db, &dst)? {
-                Some(s) => s,
-                None => {
-                    let s = Slot::new_mem(Value::List(VecDeque::new()));
-                    ks.insert(db, dst, s.clone());
-                    s
-                }
-            };
+            let to = list_or_create(ks, db, dst)?;
             with_list(&to, |l| {
                 if to_tail {
                     l.push_back(item.clone());
@@ -791,6 +749,36 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
         }
     }
     Ok(out)
+}
+
+/// The list at `(db, key)`, created empty when missing.
+fn list_or_create(ks: &mut Keyspace, db: usize, key: Bytes) -> Result<Arc<Slot>, Refused> {
+    if let Some(s) = list_slot(ks, db, &key)? {
+        return Ok(s);
+    }
+    let s = Slot::new_mem(Value::List(VecDeque::new()));
+    ks.insert(db, key, s.clone());
+    Ok(s)
+}
+
+/// Calls `f` on the list at `(db, key)`, if any, and deletes the key when
+/// `f` leaves the list empty (Redis keeps no empty list).
+fn shrink_list(
+    ks: &mut Keyspace,
+    db: usize,
+    key: &[u8],
+    f: impl FnOnce(&mut VecDeque<Bytes>),
+) -> Result<(), Refused> {
+    if let Some(slot) = list_slot(ks, db, key)? {
+        let empty = with_list(&slot, |l| {
+            f(l);
+            l.is_empty()
+        });
+        if empty {
+            ks.remove(db, key);
+        }
+    }
+    Ok(())
 }
 
 fn with_list<R>(slot: &Slot, f: impl FnOnce(&mut VecDeque<Bytes>) -> R) -> R {

@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
-use crate::engine::memory::Op;
+use super::set::rewrite;
 use crate::resp::frame::Frame;
 
 /// The largest string SETRANGE and APPEND make (proto-max-bulk-len).
@@ -14,38 +14,15 @@ fn too_big() -> CmdError {
     CmdError::err("string exceeds maximum allowed size (proto-max-bulk-len)")
 }
 
-/// Writes `new` over the string at `key` (expiry time kept); the reply is
-/// its length.
+/// Rewrites the string at `key` (see [`rewrite`]); the reply is its
+/// length after.
 fn replace(
     ctx: &mut Ctx,
     key: &Bytes,
     f: impl FnOnce(Option<Bytes>) -> Result<Option<Bytes>, CmdError>,
 ) -> CmdResult {
-    let mut failed = None;
-    let (len, commit) = ctx.engine.mem(ctx.db(), |m| {
-        let old = m.string(key)?;
-        let old_len = old.as_ref().map_or(0, Bytes::len);
-        let new = match f(old) {
-            Ok(Some(n)) => n,
-            Ok(None) => return Ok(old_len),
-            Err(e) => {
-                failed = Some(e);
-                return Ok(0);
-            }
-        };
-        let (db, expire_at) = (m.db(), m.expire_at(key)?);
-        let len = new.len();
-        m.apply(vec![Op::Set {
-            db,
-            key: key.clone(),
-            value: new,
-            expire_at,
-        }])?;
-        Ok(len)
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    let (after, commit) = rewrite(ctx, key, f)?;
+    let len = after.map_or(0, |b| b.len());
     Ok(Outcome::after(Frame::Integer(len as i64), commit))
 }
 

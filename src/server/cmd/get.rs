@@ -3,8 +3,8 @@
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
 use super::set::{Expiry, expire_time};
-use crate::engine::keyspace::KeyType;
 use crate::engine::memory::Op;
+use crate::error::EngineError;
 use crate::resp::frame::Frame;
 
 /// Runs GET: the string, nil when missing, WRONGTYPE for another type.
@@ -89,9 +89,10 @@ pub fn run_mget(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     let (vals, _) = ctx.engine.mem(ctx.db(), |m| {
         let mut out = Vec::with_capacity(keys.len());
         for k in &keys {
-            out.push(match m.kind(k)? {
-                Some(KeyType::String) => m.string(k)?.map_or(Frame::Null, Frame::Bulk),
-                _ => Frame::Null,
+            out.push(match m.string(k) {
+                Ok(v) => v.map_or(Frame::Null, Frame::Bulk),
+                Err(EngineError::WrongType) => Frame::Null,
+                Err(e) => return Err(e),
             });
         }
         Ok(out)

@@ -8,14 +8,6 @@ use crate::resp::frame::Frame;
 fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdResult {
     let key = args.need()?;
     let items = args.rest();
-    if items.is_empty() {
-        return Err(super::table::wrong_arity(match (tail, only_existing) {
-            (false, false) => "lpush",
-            (true, false) => "rpush",
-            (false, true) => "lpushx",
-            (true, true) => "rpushx",
-        }));
-    }
     let (len, commit) = ctx.engine.mem(ctx.db(), |m| {
         match m.kind(&key)? {
             None if only_existing => return Ok(0),

@@ -49,6 +49,41 @@ pub fn expire_time(
         .ok_or_else(invalid)
 }
 
+/// Replaces the string at `key` with what `f` makes of the old value,
+/// keeping the key's expiry time (INCR, APPEND, SETRANGE ...). `f`
+/// returning `None` changes nothing. Returns the value after, and the
+/// commit to wait for.
+pub fn rewrite(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    f: impl FnOnce(Option<Bytes>) -> Result<Option<Bytes>, CmdError>,
+) -> Result<(Option<Bytes>, Option<crate::storage::Commit>), CmdError> {
+    let mut failed = None;
+    let r = ctx.engine.mem(ctx.db(), |m| {
+        let old = m.string(key)?;
+        let new = match f(old.clone()) {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(old),
+            Err(e) => {
+                failed = Some(e);
+                return Ok(None);
+            }
+        };
+        let (db, expire_at) = (m.db(), m.expire_at(key)?);
+        m.apply(vec![Op::Set {
+            db,
+            key: key.clone(),
+            value: new.clone(),
+            expire_at,
+        }])?;
+        Ok(Some(new))
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(r),
+    }
+}
+
 /// SET's options.
 #[derive(Debug, PartialEq)]
 pub struct Set {
