@@ -1,8 +1,11 @@
-//! Readers blocked in XREAD and XREADGROUP, served the way Redis serves
-//! them: a write to a key runs the reads of the clients blocked on it, in
-//! the order they blocked, in the writer's context. The first blocked
-//! XREADGROUP `>` takes the new entries, the next one finds what is left,
-//! so each entry goes to one consumer.
+//! Clients blocked in XREAD, XREADGROUP, BLPOP, BRPOP, BLMPOP, BLMOVE
+//! and BRPOPLPUSH, served the way Redis serves them: after a command (or
+//! a whole EXEC) that wrote to a key, the reads of the clients blocked on
+//! it run, in the order they blocked, in the writer's context. The first
+//! blocked XREADGROUP `>` or pop takes what is new, the next one finds
+//! what is left, so each entry or item goes to one client. An item a
+//! blocked BLMOVE pushes serves the clients blocked on its destination
+//! in turn.
 //!
 //! A reader registers under the registry's lock after a last try of its
 //! read, also under that lock; a writer serves after its append, under the
@@ -19,6 +22,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::cmd::blpop::{pop_first, pop_reply};
+use super::cmd::lmove::Move;
 use super::shared::lock;
 use crate::engine::groups::GroupRead;
 use crate::engine::id::StreamId;
@@ -50,6 +55,19 @@ pub enum BlockRead {
         /// NOACK.
         noack: bool,
     },
+    /// BLPOP, BRPOP, BLMPOP: a pop from the first non-empty list.
+    Pop {
+        /// Keys, in the order they are tried.
+        keys: Vec<Bytes>,
+        /// From the tail.
+        tail: bool,
+        /// Items to pop at most.
+        count: u64,
+        /// BLMPOP's reply (`[key, [items]]`).
+        multi: bool,
+    },
+    /// BLMOVE, BRPOPLPUSH.
+    Move(Move),
 }
 
 /// A blocking read that found nothing.
@@ -69,7 +87,16 @@ impl BlockSpec {
     fn keys(&self) -> Vec<Bytes> {
         match &self.read {
             BlockRead::Read { keys, .. } => keys.iter().map(|(k, _)| k.clone()).collect(),
-            BlockRead::Group { keys, .. } => keys.clone(),
+            BlockRead::Group { keys, .. } | BlockRead::Pop { keys, .. } => keys.clone(),
+            BlockRead::Move(mv) => vec![mv.src.clone()],
+        }
+    }
+
+    /// The reply when the wait ends with nothing (a timeout).
+    pub fn nothing(&self) -> Frame {
+        match self.read {
+            BlockRead::Move(_) => Frame::Null,
+            _ => Frame::NullArray,
         }
     }
 }
@@ -78,9 +105,25 @@ impl BlockSpec {
 pub struct Served {
     /// The reply.
     pub frame: Frame,
-    /// Commits of the read (XREADGROUP's PEL changes).
+    /// Commits of the read (XREADGROUP's PEL changes, a pop).
     pub commits: Vec<Commit>,
+    /// A key the read wrote to (BLMOVE's destination).
+    pub wrote: Option<Bytes>,
 }
+
+impl Served {
+    fn reply(frame: Frame) -> Served {
+        Served {
+            frame,
+            commits: Vec::new(),
+            wrote: None,
+        }
+    }
+}
+
+/// A key written to, with the write's commits: what wakes its blocked
+/// clients.
+pub type Ready = (usize, Bytes, Vec<Commit>);
 
 struct Waiter {
     spec: BlockSpec,
@@ -167,37 +210,58 @@ impl Blocked {
         Some(w)
     }
 
-    /// Serves the readers blocked on `key` after a write to it, in the
-    /// order they blocked. Their replies also wait for `after`, the
-    /// write's commits, so that no reader sees an entry before it is
-    /// durable.
-    pub fn serve(&self, engine: &Engine, db: usize, key: &[u8], after: &[Commit]) {
+    /// Serves the clients blocked on each key written to, in the order
+    /// they blocked. Their replies also wait for the write's commits, so
+    /// that nobody sees an entry or item before it is durable.
+    pub fn serve(&self, engine: &Engine, ready: Vec<Ready>) {
         if self.is_empty() {
             return;
         }
         let mut inner = lock(&self.inner);
-        let ids: Vec<u64> = match inner.by_key.get(&(db, Bytes::copy_from_slice(key))) {
-            Some(q) => q.iter().copied().collect(),
-            None => return,
-        };
-        for id in ids {
-            let Some(w) = inner.waiters.get(&id) else {
-                continue;
+        let mut ready: VecDeque<Ready> = ready.into();
+        while let Some((db, key, after)) = ready.pop_front() {
+            let ids: Vec<u64> = match inner.by_key.get(&(db, key)) {
+                Some(q) => q.iter().copied().collect(),
+                None => continue,
             };
-            if w.tx.is_closed() {
-                Self::remove_locked(&mut inner, id, &self.count);
-                continue;
-            }
-            if let Some(mut served) = try_read(engine, &w.spec) {
+            for id in ids {
+                let Some(w) = inner.waiters.get(&id) else {
+                    continue;
+                };
+                if w.tx.is_closed() {
+                    Self::remove_locked(&mut inner, id, &self.count);
+                    continue;
+                }
+                let Some(mut served) = try_read(engine, &w.spec) else {
+                    continue;
+                };
+                if let Some(dst) = served.wrote.take() {
+                    ready.push_back((db, dst, served.commits.clone()));
+                }
                 served.commits.extend(after.iter().cloned());
                 if let Some(w) = Self::remove_locked(&mut inner, id, &self.count) {
-                    // A reader gone meanwhile drops the answer; its XREADGROUP
-                    // entries stay pending, as with a client that dies after
-                    // reading.
+                    // A client gone meanwhile drops the answer: its
+                    // XREADGROUP entries stay pending, as with a client
+                    // that dies after reading, and a popped item is lost
+                    // as in Redis (BLMOVE keeps it in the destination).
                     let _ = w.tx.send(served);
                 }
             }
         }
+    }
+
+    /// The keys of `db` that clients are blocked on (SWAPDB wakes them).
+    pub fn keys_in(&self, db: usize) -> Vec<Bytes> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let inner = lock(&self.inner);
+        inner
+            .by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
     }
 }
 
@@ -214,14 +278,8 @@ pub fn try_read(engine: &Engine, spec: &BlockSpec) -> Option<Served> {
                 .collect();
             match engine.read_streams(spec.db, &reqs, *count) {
                 Ok(r) if r.streams.is_empty() => None,
-                Ok(r) => Some(Served {
-                    frame: reply::read_reply(r.streams, spec.resp3),
-                    commits: Vec::new(),
-                }),
-                Err(e) => Some(Served {
-                    frame: Frame::error(e.to_string()),
-                    commits: Vec::new(),
-                }),
+                Ok(r) => Some(Served::reply(reply::read_reply(r.streams, spec.resp3))),
+                Err(e) => Some(Served::reply(Frame::error(e.to_string()))),
             }
         }
         BlockRead::Group {
@@ -239,12 +297,33 @@ pub fn try_read(engine: &Engine, spec: &BlockSpec) -> Option<Served> {
                 Ok((r, commits)) => Some(Served {
                     frame: reply::group_reply(r, spec.resp3),
                     commits,
+                    wrote: None,
                 }),
-                Err(e) => Some(Served {
-                    frame: Frame::error(e.to_string()),
-                    commits: Vec::new(),
-                }),
+                Err(e) => Some(Served::reply(Frame::error(e.to_string()))),
             }
         }
+        BlockRead::Pop {
+            keys,
+            tail,
+            count,
+            multi,
+        } => match pop_first(engine, spec.db, keys, *tail, *count) {
+            Ok((None, _)) => None,
+            Ok((Some((key, items)), commit)) => Some(Served {
+                frame: pop_reply(key, items, *multi),
+                commits: commit.into_iter().collect(),
+                wrote: None,
+            }),
+            Err(e) => Some(Served::reply(Frame::error(e.to_string()))),
+        },
+        BlockRead::Move(mv) => match mv.apply(engine, spec.db) {
+            Ok((None, _)) => None,
+            Ok((Some(item), commit)) => Some(Served {
+                frame: Frame::Bulk(item),
+                commits: commit.into_iter().collect(),
+                wrote: Some(mv.dst.clone()),
+            }),
+            Err(e) => Some(Served::reply(Frame::error(e.to_string()))),
+        },
     }
 }

@@ -313,8 +313,14 @@ impl Connection {
             client: &mut self.client,
             in_exec: false,
             now_ms: now_ms(),
+            ready: Vec::new(),
         };
-        f(&mut ctx)
+        let r = f(&mut ctx);
+        let ready = std::mem::take(&mut ctx.ready);
+        if !ready.is_empty() {
+            shared.blocked.serve(&engine, ready);
+        }
+        r
     }
 
     /// Waits while CLIENT PAUSE holds this command back.
@@ -350,14 +356,26 @@ impl Connection {
         let shared = self.shared.clone();
         let engine = shared.engine();
         let timeout = spec.timeout;
+        let nothing = spec.nothing();
+        let db = spec.db;
+        // Under the transaction lock, so that the last try does not run in
+        // the middle of an EXEC.
+        let exec = shared.exec.read().unwrap_or_else(|e| e.into_inner());
         let (reg, mut rx) = match shared.blocked.block(&engine, spec) {
             Ok(served) => {
+                if let Some(dst) = served.wrote {
+                    shared
+                        .blocked
+                        .serve(&engine, vec![(db, dst, served.commits.clone())]);
+                }
+                drop(exec);
                 drop(engine);
                 self.push(served.frame, served.commits);
                 return Ok(End::Continue);
             }
             Err(r) => r,
         };
+        drop(exec);
         drop(engine);
         *lock(&info.unblock) = None;
         info.blocked.store(true, Ordering::Relaxed);
@@ -397,7 +415,7 @@ impl Connection {
                 Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
                 Vec::new(),
             ),
-            None => self.push(Frame::NullArray, Vec::new()),
+            None => self.push(nothing, Vec::new()),
         }
         Ok(end)
     }

@@ -10,7 +10,7 @@ use crate::engine::id::StreamId;
 use crate::engine::keyspace::Engine;
 use crate::error::EngineError;
 use crate::resp::frame::Frame;
-use crate::server::blocking::BlockSpec;
+use crate::server::blocking::{BlockSpec, Ready};
 use crate::server::client::ClientState;
 use crate::server::shared::Shared;
 use crate::storage::Commit;
@@ -91,6 +91,9 @@ pub struct Ctx<'a> {
     pub in_exec: bool,
     /// Milliseconds since the epoch when the command started.
     pub now_ms: u64,
+    /// Keys written to, whose blocked clients are served once the command
+    /// (or the whole EXEC) is over, as Redis serves them.
+    pub ready: Vec<Ready>,
 }
 
 impl Ctx<'_> {
@@ -99,12 +102,19 @@ impl Ctx<'_> {
         self.client.db
     }
 
-    /// Serves the readers blocked on `key` after a write to it whose
-    /// commits are `after` (their replies wait for them).
-    pub fn wake(&self, key: &[u8], after: &[Commit]) {
-        self.shared
-            .blocked
-            .serve(self.engine, self.client.db, key, after);
+    /// Marks `key` as written to by commits `after`: the clients blocked
+    /// on it are served when the command is over (their replies wait for
+    /// the commits).
+    pub fn wake(&mut self, key: &[u8], after: &[Commit]) {
+        self.wake_in(self.client.db, key, after);
+    }
+
+    /// [`Ctx::wake`] for a key of database `db`.
+    pub fn wake_in(&mut self, db: usize, key: &[u8], after: &[Commit]) {
+        if !self.shared.blocked.is_empty() {
+            self.ready
+                .push((db, Bytes::copy_from_slice(key), after.to_vec()));
+        }
     }
 
     /// Whether replies use RESP3.

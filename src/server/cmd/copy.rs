@@ -27,7 +27,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     let done = tokio::task::block_in_place(|| engine.copy(db, &src, to_db, &dst, replace))?;
     if done {
         ctx.shared.watched.touch(to_db, &dst);
-        ctx.shared.blocked.serve(ctx.engine, to_db, &dst, &[]);
+        ctx.wake_in(to_db, &dst, &[]);
     }
     Ok(Frame::Integer(i64::from(done)).into())
 }

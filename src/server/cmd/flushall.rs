@@ -18,7 +18,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     for db in 0..ctx.engine.databases() {
         for k in ctx.engine.keys(db, b"*")? {
             ctx.engine.delete(db, &k)?;
-            ctx.shared.blocked.serve(ctx.engine, db, &k, &[]);
+            ctx.wake_in(db, &k, &[]);
         }
     }
     ctx.shared.watched.epoch.fetch_add(1, Ordering::AcqRel);

@@ -23,6 +23,9 @@ fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdRe
         }])?;
         Ok(outs.first().map_or(0, |o| o.n))
     })?;
+    if commit.is_some() {
+        ctx.wake(&key, commit.as_slice());
+    }
     Ok(Outcome::after(Frame::Integer(len as i64), commit))
 }
 

@@ -12,6 +12,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     let moved = ctx.engine.move_key(ctx.db(), &key, to as usize)?;
     if moved {
         ctx.shared.watched.touch(to as usize, &key);
+        ctx.wake_in(to as usize, &key, &[]);
     }
     Ok(Frame::Integer(i64::from(moved)).into())
 }

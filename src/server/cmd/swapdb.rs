@@ -18,5 +18,11 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     }
     ctx.engine.swap_db(a as usize, b as usize)?;
     ctx.shared.watched.epoch.fetch_add(1, Ordering::AcqRel);
+    // The clients blocked in either database may find something now.
+    for db in [a as usize, b as usize] {
+        for key in ctx.shared.blocked.keys_in(db) {
+            ctx.wake_in(db, &key, &[]);
+        }
+    }
     Ok(Frame::ok().into())
 }
