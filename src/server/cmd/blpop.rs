@@ -36,6 +36,9 @@ pub fn timeout(raw: &[u8]) -> Result<Option<Duration>, CmdError> {
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+/// A key and the items popped from it.
+pub type Popped = (Bytes, Vec<Bytes>);
+
 /// Pops up to `count` items from the first of `keys` that holds a list:
 /// the key and the items, or `None` when none does. A key of another
 /// type before it is WRONGTYPE.
@@ -45,7 +48,7 @@ pub fn pop_first(
     keys: &[Bytes],
     tail: bool,
     count: u64,
-) -> Result<(Option<(Bytes, Vec<Bytes>)>, Option<Commit>), EngineError> {
+) -> Result<(Option<Popped>, Option<Commit>), EngineError> {
     engine.mem(db, |m| {
         for key in keys {
             let len = m.list(key, |l| l.map_or(0, |l| l.len()))?;
