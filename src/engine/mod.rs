@@ -13,6 +13,7 @@ pub mod keyspace;
 pub mod memory;
 pub mod meta;
 pub mod notify;
+pub mod pubsub;
 pub mod read;
 pub mod settings;
 pub mod stream;

@@ -2,6 +2,7 @@
 //! ([`ClientInfo`], for CLIENT LIST and KILL) and what only its own
 //! connection touches ([`ClientState`]).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::shared::lock;
+use crate::engine::pubsub::{Inbox, PubSub, Space};
 use crate::resp::frame::Protocol;
 
 /// A client as other connections see it.
@@ -50,6 +52,8 @@ pub struct ClientInfo {
     pub unblock: Mutex<Option<bool>>,
     /// Wakes a blocked read for CLIENT UNBLOCK.
     pub unblocked: Notify,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subs: [AtomicUsize; 3],
 }
 
 impl ClientInfo {
@@ -73,6 +77,7 @@ impl ClientInfo {
             kill: Notify::new(),
             unblock: Mutex::new(None),
             unblocked: Notify::new(),
+            subs: Default::default(),
         }
     }
 
@@ -94,13 +99,17 @@ impl ClientInfo {
         if self.multi.load(Ordering::Relaxed) {
             flags.push('x');
         }
+        let subs = self.subs.each_ref().map(|n| n.load(Ordering::Relaxed));
+        if subs.iter().any(|n| *n > 0) {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let name = lock(&self.name).clone();
         let (lib_name, lib_ver) = lock(&self.lib).clone();
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -109,6 +118,9 @@ impl ClientInfo {
             idle,
             flags,
             self.db.load(Ordering::Relaxed),
+            subs[0],
+            subs[1],
+            subs[2],
             if self.multi.load(Ordering::Relaxed) {
                 0
             } else {
@@ -165,6 +177,54 @@ pub struct ClientState {
     /// The reply of the command running now is not sent (CLIENT REPLY OFF
     /// and SKIP themselves).
     pub suppress_reply: bool,
+    /// Pub/Sub subscriptions.
+    pub subs: Subs,
+}
+
+/// A client's Pub/Sub subscriptions and the inbox their messages arrive
+/// in.
+#[derive(Default)]
+pub struct Subs {
+    /// Created at the first subscription.
+    pub inbox: Option<Inbox>,
+    /// Channels, patterns, shard channels (indexed by [`Subs::slot`]).
+    pub names: [HashSet<Bytes>; 3],
+}
+
+impl Subs {
+    /// The set of `space`.
+    pub fn slot(space: Space) -> usize {
+        match space {
+            Space::Channel => 0,
+            Space::Pattern => 1,
+            Space::Shard => 2,
+        }
+    }
+
+    /// The count a (un)subscribe reply in `space` gives: channels and
+    /// patterns together, shard channels apart, as Redis counts them.
+    pub fn count(&self, space: Space) -> usize {
+        match space {
+            Space::Shard => self.names[2].len(),
+            _ => self.names[0].len() + self.names[1].len(),
+        }
+    }
+
+    /// True with any subscription: in RESP2 the client is then in
+    /// subscribed mode.
+    pub fn active(&self) -> bool {
+        self.names.iter().any(|n| !n.is_empty())
+    }
+
+    /// Leaves every subscription (the connection ends, RESET).
+    pub fn clear(&mut self, pubsub: &PubSub, info: &ClientInfo) {
+        for space in [Space::Channel, Space::Pattern, Space::Shard] {
+            for name in std::mem::take(&mut self.names[Self::slot(space)]) {
+                pubsub.unsubscribe(space, &name, info.id);
+            }
+            info.subs[Self::slot(space)].store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 impl ClientState {
@@ -181,6 +241,7 @@ impl ClientState {
             watching: Vec::new(),
             watch_epoch: 0,
             suppress_reply: false,
+            subs: Subs::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ use super::cmd::table::{self, COMMANDS, LOADING, WRITE};
 use super::cmd::xadd::{self, XAdd};
 use super::shared::{Shared, lock};
 use crate::engine::keyspace::now_ms;
+use crate::engine::pubsub::{Inbox, Mailbox, Message, Space};
 use crate::resp::frame::Frame;
 use crate::resp::parse::RequestParser;
 use crate::storage::Commit;
@@ -45,6 +46,12 @@ const FLUSH_AT_BYTES: usize = 1 << 20;
 
 fn is_xadd(args: &[Bytes]) -> bool {
     args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
+}
+
+/// Appends `n` and CRLF.
+fn put_len(out: &mut BytesMut, n: usize) {
+    out.extend_from_slice(n.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Why the connection ends.
@@ -93,17 +100,110 @@ pub async fn serve(shared: Arc<Shared>, socket: TcpStream, info: Arc<ClientInfo>
         tracing::debug!(client = info.id, "connection ended: {e}");
     }
     conn.unwatch_all();
+    conn.client.subs.clear(&shared.pubsub, &info);
     lock(&shared.clients).remove(&info.id);
 }
 
+/// The next message of a subscribed client; never, for the others.
+async fn next_message(inbox: &mut Option<Inbox>) -> Option<Arc<Message>> {
+    match inbox {
+        Some(i) => i.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when the subscriber went over its output limits.
+async fn overflowed(mailbox: Option<&Mailbox>) {
+    match mailbox {
+        Some(m) if m.overflowed() => {}
+        Some(m) => m.overflow.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Bytes of messages written to a subscriber at a time.
+const DELIVER_BATCH_BYTES: usize = 256 * 1024;
+
 impl Connection {
+    /// Writes `first` and the messages queued behind it (up to a batch),
+    /// giving up on a subscriber that overflows meanwhile.
+    async fn deliver(&mut self, first: Arc<Message>) -> std::io::Result<()> {
+        self.encode_message(&first);
+        let mut bytes = 0;
+        while bytes < DELIVER_BATCH_BYTES {
+            let Some(m) = self.client.subs.inbox.as_mut().and_then(Inbox::try_recv) else {
+                break;
+            };
+            bytes += m.payload.len() + m.channel.len();
+            self.encode_message(&m);
+        }
+        let Some(mailbox) = self.client.subs.inbox.as_ref().map(|i| i.mailbox().clone()) else {
+            return self.flush().await;
+        };
+        tokio::select! {
+            r = self.flush() => r,
+            _ = overflowed(Some(&mailbox)) => {
+                self.overflow_close();
+                Err(std::io::Error::other("pubsub output over its limits"))
+            }
+        }
+    }
+
+    fn overflow_close(&self) {
+        self.shared
+            .stats
+            .output_limit_disconnections
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            client = self.client.info.id,
+            "client scheduled to be closed for overcoming of output buffer limits (pubsub)"
+        );
+    }
+
+    /// Queues a message as its push: `[message, channel, payload]`,
+    /// `[pmessage, pattern, channel, payload]` or `[smessage, …]`. A large
+    /// payload is written from where it is, not copied.
+    fn encode_message(&mut self, m: &Message) {
+        let resp3 = self.client.protocol == crate::resp::frame::Protocol::Resp3;
+        let out = &mut self.out;
+        let kind: &[u8] = match m.space {
+            Space::Channel => b"message",
+            Space::Pattern => b"pmessage",
+            Space::Shard => b"smessage",
+        };
+        let n = if m.pattern.is_some() { 4 } else { 3 };
+        out.extend_from_slice(if resp3 { b">" } else { b"*" });
+        put_len(out, n);
+        for part in [Some(kind), m.pattern.as_deref(), Some(&m.channel[..])]
+            .into_iter()
+            .flatten()
+        {
+            out.extend_from_slice(b"$");
+            put_len(out, part.len());
+            out.extend_from_slice(part);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"$");
+        put_len(out, m.payload.len());
+        if m.payload.len() >= CHUNK_MIN_BYTES {
+            self.chunks.push(self.out.split().freeze());
+            self.chunks.push(m.payload.clone());
+        } else {
+            self.out.extend_from_slice(&m.payload);
+        }
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     async fn run(&mut self) -> std::io::Result<()> {
         let mut shutdown = self.shared.shutdown.subscribe();
         let info = self.client.info.clone();
         loop {
             let timeout = self.shared.hot.timeout.load(Ordering::Relaxed);
+            // Subscribers are never idle, as in Redis.
+            let exempt =
+                self.client.info.blocked.load(Ordering::Relaxed) || self.client.subs.active();
             let idle = async {
-                if timeout == 0 || self.client.info.blocked.load(Ordering::Relaxed) {
+                if timeout == 0 || exempt {
                     std::future::pending::<()>().await
                 } else {
                     tokio::time::sleep(Duration::from_secs(timeout)).await
@@ -113,11 +213,27 @@ impl Connection {
             // all at once on a client's word (a declared 512 MB bulk).
             let want = READ_CHUNK_BYTES.max(self.parser.wants().min(MAX_RESERVE_BYTES));
             self.rbuf.reserve(want);
+            let mailbox = self.client.subs.inbox.as_ref().map(|i| i.mailbox().clone());
+            let mut pushed = None;
             let n = tokio::select! {
-                r = self.reader.read_buf(&mut self.rbuf) => r?,
+                r = self.reader.read_buf(&mut self.rbuf) => Some(r?),
+                m = next_message(&mut self.client.subs.inbox) => {
+                    pushed = m;
+                    None
+                }
+                _ = overflowed(mailbox.as_deref()) => {
+                    self.overflow_close();
+                    return Ok(());
+                }
                 _ = info.kill.notified() => return Ok(()),
                 _ = shutdown.wait_for(|s| *s) => return Ok(()),
                 _ = idle => return Ok(()),
+            };
+            let Some(n) = n else {
+                if let Some(m) = pushed {
+                    self.deliver(m).await?;
+                }
+                continue;
             };
             if n == 0 || info.killed.load(Ordering::Acquire) {
                 return Ok(());

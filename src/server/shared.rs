@@ -14,6 +14,7 @@ use super::client::ClientInfo;
 use super::cmd::table::COMMANDS;
 use super::config::Config;
 use crate::engine::keyspace::Engine;
+use crate::engine::pubsub::PubSub;
 
 /// Locks a mutex, ignoring poisoning (no invariant spans a panic here).
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -150,6 +151,8 @@ pub struct Shared {
     pub blocked: Blocked,
     /// Keys under WATCH.
     pub watched: Watched,
+    /// Pub/Sub subscriptions.
+    pub pubsub: PubSub,
     /// Becomes true when the server is shutting down.
     pub shutdown: watch::Sender<bool>,
     /// When the server started.
@@ -182,6 +185,7 @@ impl Shared {
             stats,
             blocked: Blocked::default(),
             watched: Watched::default(),
+            pubsub: PubSub::default(),
             shutdown,
             started: Instant::now(),
             port: AtomicU64::new(0),
@@ -189,13 +193,19 @@ impl Shared {
             unpause: Notify::new(),
             exec: RwLock::new(()),
         };
-        shared.hot.load(&lock(&shared.config));
+        let cfg = lock(&shared.config).clone();
+        shared.set_config(cfg);
         shared
     }
 
     /// Installs new parameter values.
     pub fn set_config(&self, cfg: Config) {
         self.hot.load(&cfg);
+        let (hard, soft, secs) = cfg.output_limits().classes[2];
+        let limits = &self.pubsub.limits;
+        limits.hard.store(hard, Ordering::Relaxed);
+        limits.soft.store(soft, Ordering::Relaxed);
+        limits.soft_secs.store(secs, Ordering::Relaxed);
         *lock(&self.config) = cfg;
     }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::args::{Args, CmdResult, Ctx};
+use crate::engine::pubsub::Space;
 use crate::resp::frame::Frame;
 use crate::server::shared::lock;
 
@@ -97,7 +98,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         ),
         "stats" => write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\n",
             s.connections.load(r),
             s.commands.load(r),
             s.net_input_bytes.load(r),
@@ -105,6 +106,9 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             s.rejected_connections.load(r),
             s.output_limit_disconnections.load(r),
             s.error_replies.load(r),
+            ctx.shared.pubsub.names(Space::Channel),
+            ctx.shared.pubsub.names(Space::Pattern),
+            ctx.shared.pubsub.names(Space::Shard),
         ),
         "replication" => write!(
             out,

@@ -21,6 +21,7 @@ pub fn run(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx.shared.watched.unwatch(db, &key);
     }
     c.reply = ReplyMode::On;
+    c.subs.clear(&ctx.shared.pubsub, &c.info);
     *lock(&c.info.name) = bytes::Bytes::new();
     let pass = ctx
         .shared

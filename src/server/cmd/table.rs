@@ -37,6 +37,14 @@ pub const LOADING: u32 = 256;
 /// A write that does not count as modifying its key for WATCH (Redis's
 /// group-state commands).
 pub const NO_TOUCH: u32 = 512;
+/// Allowed to a RESP2 client in subscribed mode.
+pub const PUBSUB_OK: u32 = 1024;
+
+/// Commands whose first argument names a subcommand (`client|list`).
+const CONTAINERS: &[&str] = &[
+    "CLIENT", "COMMAND", "CONFIG", "DEBUG", "FUNCTION", "OBJECT", "PUBSUB", "SCRIPT", "XGROUP",
+    "XINFO",
+];
 
 /// One row of the command table.
 pub struct Command {
@@ -96,7 +104,7 @@ pub static COMMANDS: &[Command] = &[
     c(
         "PING",
         -1,
-        FAST,
+        FAST | PUBSUB_OK,
         NOKEY,
         "connection",
         "1.0.0",
@@ -146,7 +154,7 @@ pub static COMMANDS: &[Command] = &[
     c(
         "QUIT",
         -1,
-        FAST | NO_AUTH | NO_QUEUE,
+        FAST | NO_AUTH | NO_QUEUE | PUBSUB_OK,
         NOKEY,
         "connection",
         "1.0.0",
@@ -156,7 +164,7 @@ pub static COMMANDS: &[Command] = &[
     c(
         "RESET",
         1,
-        FAST | NO_AUTH | NO_QUEUE,
+        FAST | NO_AUTH | NO_QUEUE | PUBSUB_OK,
         NOKEY,
         "connection",
         "6.2.0",
@@ -1048,6 +1056,97 @@ pub static COMMANDS: &[Command] = &[
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
         lmove::run_brpoplpush,
     ),
+    // Pub/Sub.
+    c(
+        "SUBSCRIBE",
+        -2,
+        PUBSUB_OK,
+        NOKEY,
+        "pubsub",
+        "2.0.0",
+        "Listens for messages published to channels.",
+        subscribe::run_subscribe,
+    ),
+    c(
+        "UNSUBSCRIBE",
+        -1,
+        PUBSUB_OK,
+        NOKEY,
+        "pubsub",
+        "2.0.0",
+        "Stops listening to messages posted to channels.",
+        subscribe::run_unsubscribe,
+    ),
+    c(
+        "PSUBSCRIBE",
+        -2,
+        PUBSUB_OK,
+        NOKEY,
+        "pubsub",
+        "2.0.0",
+        "Listens for messages published to channels that match one or more patterns.",
+        subscribe::run_psubscribe,
+    ),
+    c(
+        "PUNSUBSCRIBE",
+        -1,
+        PUBSUB_OK,
+        NOKEY,
+        "pubsub",
+        "2.0.0",
+        "Stops listening to messages published to channels that match one or more patterns.",
+        subscribe::run_punsubscribe,
+    ),
+    c(
+        "SSUBSCRIBE",
+        -2,
+        PUBSUB_OK,
+        KALL,
+        "pubsub",
+        "7.0.0",
+        "Listens for messages published to shard channels.",
+        subscribe::run_ssubscribe,
+    ),
+    c(
+        "SUNSUBSCRIBE",
+        -1,
+        PUBSUB_OK,
+        KALL,
+        "pubsub",
+        "7.0.0",
+        "Stops listening to messages posted to shard channels.",
+        subscribe::run_sunsubscribe,
+    ),
+    c(
+        "PUBLISH",
+        3,
+        FAST,
+        NOKEY,
+        "pubsub",
+        "2.0.0",
+        "Posts a message to a channel.",
+        publish::run,
+    ),
+    c(
+        "SPUBLISH",
+        3,
+        FAST,
+        K1,
+        "pubsub",
+        "7.0.0",
+        "Post a message to a shard channel",
+        publish::run_spublish,
+    ),
+    c(
+        "PUBSUB",
+        -2,
+        0,
+        NOKEY,
+        "pubsub",
+        "2.8.0",
+        "A container for Pub/Sub commands.",
+        pubsub::run,
+    ),
     // Streams.
     c(
         "XADD",
@@ -1348,6 +1447,22 @@ fn dispatch(ctx: &mut Ctx, args: Vec<Bytes>) -> CmdResult {
     if !ctx.client.authenticated && cmd.flags & NO_AUTH == 0 {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
         return Err(CmdError("NOAUTH Authentication required.".into()));
+    }
+    if cmd.flags & PUBSUB_OK == 0
+        && ctx.client.protocol == crate::resp::frame::Protocol::Resp2
+        && ctx.client.subs.active()
+    {
+        let mut name = cmd.name.to_ascii_lowercase();
+        if let Some(sub) = args.get(1).filter(|_| CONTAINERS.contains(&cmd.name)) {
+            name = format!(
+                "{name}|{}",
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            );
+        }
+        stats.rejected.fetch_add(1, Ordering::Relaxed);
+        return Err(CmdError::err(format!(
+            "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )));
     }
     *crate::server::shared::lock(&ctx.client.info.last_cmd) = cmd.name;
     if ctx.client.multi.is_some() && cmd.flags & NO_QUEUE == 0 {

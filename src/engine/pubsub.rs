@@ -1,0 +1,411 @@
+//! Pub/Sub: channels, patterns and shard channels, fanned out in memory.
+//!
+//! A subscriber is a [`Mailbox`]: a queue its connection drains. PUBLISH
+//! builds one [`Message`] and hands each subscriber a reference to it, so
+//! the payload is never copied per subscriber. What a mailbox holds is
+//! counted; a subscriber that lets it grow past the hard limit, or stay
+//! over the soft limit for too long, is marked overflowed and gets nothing
+//! more (its connection closes it), so memory stays bounded whatever the
+//! subscribers do.
+//!
+//! Nothing here is durable: Pub/Sub is fire and forget, as in Redis.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+
+use super::glob::glob_match;
+
+/// Where a name is subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// SUBSCRIBE / PUBLISH.
+    Channel,
+    /// PSUBSCRIBE: glob patterns over channels.
+    Pattern,
+    /// SSUBSCRIBE / SPUBLISH.
+    Shard,
+}
+
+/// One published message, shared by every subscriber it reaches.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Message {
+    /// How it was subscribed to.
+    pub space: Space,
+    /// The pattern that matched (pattern subscriptions).
+    pub pattern: Option<Bytes>,
+    /// The channel.
+    pub channel: Bytes,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+impl Message {
+    /// What it counts against a mailbox's limits: its bytes as sent.
+    fn cost(&self) -> u64 {
+        let names = self.pattern.as_ref().map_or(0, Bytes::len) + self.channel.len();
+        (names + self.payload.len() + 48) as u64
+    }
+}
+
+/// Output limits of subscribers (`client-output-buffer-limit pubsub`):
+/// 0 for none.
+#[derive(Debug, Default)]
+pub struct Limits {
+    /// Bytes queued that disconnect at once.
+    pub hard: AtomicU64,
+    /// Bytes queued that disconnect after `soft_secs`.
+    pub soft: AtomicU64,
+    /// Seconds allowed over `soft`.
+    pub soft_secs: AtomicU64,
+}
+
+/// A subscriber's queue of messages.
+pub struct Mailbox {
+    id: u64,
+    limits: Arc<Limits>,
+    tx: mpsc::UnboundedSender<Arc<Message>>,
+    queued: AtomicU64,
+    /// Milliseconds since the epoch when it went over the soft limit; 0
+    /// when under it.
+    soft_since: AtomicU64,
+    overflowed: AtomicBool,
+    /// Woken when it overflows.
+    pub overflow: Notify,
+}
+
+/// The receiving end of a mailbox, held by the subscriber's connection.
+pub struct Inbox {
+    mailbox: Arc<Mailbox>,
+    rx: mpsc::UnboundedReceiver<Arc<Message>>,
+}
+
+impl Mailbox {
+    /// The subscriber.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Bytes queued and not taken yet.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// True once it went over its limits.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+    }
+
+    fn set_overflowed(&self) {
+        if !self.overflowed.swap(true, Ordering::AcqRel) {
+            self.overflow.notify_one();
+        }
+    }
+
+    /// Queues `msg` unless that breaks a limit; `now_ms` times the soft
+    /// limit.
+    fn deliver(&self, msg: &Arc<Message>, now_ms: u64) {
+        if self.overflowed() {
+            return;
+        }
+        let limits = &*self.limits;
+        let queued = self.queued() + msg.cost();
+        let hard = limits.hard.load(Ordering::Relaxed);
+        if hard > 0 && queued > hard {
+            self.set_overflowed();
+            return;
+        }
+        let soft = limits.soft.load(Ordering::Relaxed);
+        if soft > 0 && queued > soft {
+            let since = match self.soft_since.compare_exchange(
+                0,
+                now_ms,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => now_ms,
+                Err(t) => t,
+            };
+            let secs = limits.soft_secs.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(since) > secs * 1000 {
+                self.set_overflowed();
+                return;
+            }
+        }
+        // A subscriber gone meanwhile unsubscribes on its way out.
+        if self.tx.send(msg.clone()).is_ok() {
+            self.queued.fetch_add(msg.cost(), Ordering::AcqRel);
+        }
+    }
+}
+
+impl Inbox {
+    /// Its mailbox, to subscribe with.
+    pub fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.mailbox
+    }
+
+    /// Waits for the next message.
+    pub async fn recv(&mut self) -> Option<Arc<Message>> {
+        let m = self.rx.recv().await?;
+        self.taken(&m);
+        Some(m)
+    }
+
+    /// The next message, if one is queued.
+    pub fn try_recv(&mut self) -> Option<Arc<Message>> {
+        let m = self.rx.try_recv().ok()?;
+        self.taken(&m);
+        Some(m)
+    }
+
+    fn taken(&self, m: &Message) {
+        let mb = &self.mailbox;
+        let before = mb.queued.fetch_sub(m.cost(), Ordering::AcqRel);
+        // Back under the soft limit: its clock restarts.
+        if before.saturating_sub(m.cost()) <= mb.limits.soft.load(Ordering::Relaxed) {
+            mb.soft_since.store(0, Ordering::Release);
+        }
+    }
+}
+
+type Subscribers = HashMap<u64, Arc<Mailbox>>;
+
+/// Every subscription of the server.
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<HashMap<Bytes, Subscribers>>,
+    patterns: RwLock<HashMap<Bytes, Subscribers>>,
+    shard: RwLock<HashMap<Bytes, Subscribers>>,
+    /// Subscribers' output limits.
+    pub limits: Arc<Limits>,
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PubSub {
+    /// A mailbox for client `id`, under this server's limits, and its
+    /// receiving end.
+    pub fn mailbox(&self, id: u64) -> (Arc<Mailbox>, Inbox) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mailbox = Arc::new(Mailbox {
+            id,
+            limits: self.limits.clone(),
+            tx,
+            queued: AtomicU64::new(0),
+            soft_since: AtomicU64::new(0),
+            overflowed: AtomicBool::new(false),
+            overflow: Notify::new(),
+        });
+        (mailbox.clone(), Inbox { mailbox, rx })
+    }
+
+    fn space(&self, space: Space) -> &RwLock<HashMap<Bytes, Subscribers>> {
+        match space {
+            Space::Channel => &self.channels,
+            Space::Pattern => &self.patterns,
+            Space::Shard => &self.shard,
+        }
+    }
+
+    /// Subscribes `mailbox` to `name`.
+    pub fn subscribe(&self, space: Space, name: Bytes, mailbox: &Arc<Mailbox>) {
+        write(self.space(space))
+            .entry(name)
+            .or_default()
+            .insert(mailbox.id, mailbox.clone());
+    }
+
+    /// Unsubscribes client `id` from `name`.
+    pub fn unsubscribe(&self, space: Space, name: &[u8], id: u64) {
+        let mut map = write(self.space(space));
+        if let Some(subs) = map.get_mut(name) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// Delivers `payload` to the subscribers of `channel` and of the
+    /// patterns matching it (PUBLISH); the number of deliveries.
+    pub fn publish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
+        let mut n = self.deliver(Space::Channel, channel, None, payload, now_ms);
+        let patterns = read(&self.patterns);
+        for (pattern, subs) in patterns.iter() {
+            if !glob_match(pattern, channel, false) {
+                continue;
+            }
+            let msg = Arc::new(Message {
+                space: Space::Pattern,
+                pattern: Some(pattern.clone()),
+                channel: channel.clone(),
+                payload: payload.clone(),
+            });
+            for mb in subs.values() {
+                mb.deliver(&msg, now_ms);
+            }
+            n += subs.len();
+        }
+        n
+    }
+
+    /// Delivers `payload` to the subscribers of shard channel `channel`
+    /// (SPUBLISH).
+    pub fn spublish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
+        self.deliver(Space::Shard, channel, None, payload, now_ms)
+    }
+
+    fn deliver(
+        &self,
+        space: Space,
+        channel: &Bytes,
+        pattern: Option<Bytes>,
+        payload: &Bytes,
+        now_ms: u64,
+    ) -> usize {
+        let map = read(self.space(space));
+        let Some(subs) = map.get(channel) else {
+            return 0;
+        };
+        let msg = Arc::new(Message {
+            space,
+            pattern,
+            channel: channel.clone(),
+            payload: payload.clone(),
+        });
+        for mb in subs.values() {
+            mb.deliver(&msg, now_ms);
+        }
+        subs.len()
+    }
+
+    /// Channels (or shard channels) with subscribers, matching `pattern`
+    /// when given (PUBSUB CHANNELS).
+    pub fn active(&self, space: Space, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        read(self.space(space))
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscribers of `name` (PUBSUB NUMSUB).
+    pub fn count(&self, space: Space, name: &[u8]) -> usize {
+        read(self.space(space)).get(name).map_or(0, HashMap::len)
+    }
+
+    /// Names with at least one subscriber (PUBSUB NUMPAT for patterns,
+    /// INFO's pubsub_channels).
+    pub fn names(&self, space: Space) -> usize {
+        read(self.space(space)).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn one_message_reaches_every_subscriber_without_a_copy() {
+        let ps = PubSub::default();
+        let mut inboxes = Vec::new();
+        for id in 0..100 {
+            let (mb, inbox) = ps.mailbox(id);
+            ps.subscribe(Space::Channel, b("news"), &mb);
+            inboxes.push(inbox);
+        }
+        let (mb, mut pat) = ps.mailbox(1000);
+        ps.subscribe(Space::Pattern, b("n*s"), &mb);
+        ps.subscribe(Space::Pattern, b("x*"), &mb);
+        let payload = Bytes::from(vec![7u8; 1000]);
+        assert_eq!(ps.publish(&b("news"), &payload, 0), 101);
+        let first = inboxes[0].try_recv().unwrap();
+        for inbox in &mut inboxes[1..] {
+            let m = inbox.try_recv().unwrap();
+            // The same message, so the same payload bytes.
+            assert!(Arc::ptr_eq(&m, &first));
+            assert_eq!(m.payload.as_ptr(), payload.as_ptr());
+            assert!(inbox.try_recv().is_none());
+        }
+        let m = pat.try_recv().unwrap();
+        assert_eq!(m.pattern, Some(b("n*s")));
+        assert_eq!(m.payload.as_ptr(), payload.as_ptr());
+        assert!(pat.try_recv().is_none());
+        assert_eq!(ps.publish(&b("other"), &payload, 0), 0);
+        assert_eq!(ps.spublish(&b("news"), &payload, 0), 0);
+        assert_eq!(ps.count(Space::Channel, b"news"), 100);
+        assert_eq!(ps.names(Space::Pattern), 2);
+        ps.unsubscribe(Space::Channel, b"news", 0);
+        assert_eq!(ps.count(Space::Channel, b"news"), 99);
+        assert_eq!(ps.active(Space::Channel, Some(b"n*")), vec![b("news")]);
+    }
+
+    #[test]
+    fn a_subscriber_over_its_limits_overflows_and_gets_nothing_more() {
+        let ps = PubSub::default();
+        ps.limits.hard.store(10_000, Ordering::Relaxed);
+        ps.limits.soft.store(5_000, Ordering::Relaxed);
+        ps.limits.soft_secs.store(2, Ordering::Relaxed);
+        let (mb, mut inbox) = ps.mailbox(1);
+        ps.subscribe(Space::Channel, b("c"), &mb);
+        let payload = Bytes::from(vec![0u8; 1000]);
+        // Over the soft limit, within its seconds: still delivered.
+        for _ in 0..6 {
+            ps.publish(&b("c"), &payload, 1_000);
+        }
+        assert!(!mb.overflowed());
+        // Drained: the soft clock restarts.
+        while inbox.try_recv().is_some() {}
+        assert_eq!(mb.queued(), 0);
+        for _ in 0..6 {
+            ps.publish(&b("c"), &payload, 10_000);
+        }
+        ps.publish(&b("c"), &payload, 11_000);
+        assert!(!mb.overflowed());
+        // Over the soft limit for more than 2 s.
+        ps.publish(&b("c"), &payload, 12_001);
+        assert!(mb.overflowed());
+        let queued = mb.queued();
+        ps.publish(&b("c"), &payload, 12_002);
+        assert_eq!(mb.queued(), queued);
+        // The hard limit at once.
+        let (mb2, _inbox2) = ps.mailbox(2);
+        ps.subscribe(Space::Channel, b("c"), &mb2);
+        for _ in 0..9 {
+            ps.publish(&b("c"), &payload, 20_000);
+        }
+        assert!(!mb2.overflowed());
+        ps.publish(&b("c"), &payload, 20_000);
+        assert!(mb2.overflowed());
+        assert!(mb2.queued() <= 10_000);
+        // A slow reader that stays over the soft limit is not saved by
+        // taking a message now and then.
+        let (mb3, mut inbox3) = ps.mailbox(3);
+        ps.unsubscribe(Space::Channel, b"c", 2);
+        ps.subscribe(Space::Channel, b("c"), &mb3);
+        for _ in 0..6 {
+            ps.publish(&b("c"), &payload, 30_000);
+        }
+        for t in 1..=4 {
+            ps.publish(&b("c"), &payload, 30_000 + t * 500);
+            assert!(inbox3.try_recv().is_some());
+        }
+        assert!(!mb3.overflowed());
+        ps.publish(&b("c"), &payload, 32_500);
+        assert!(mb3.overflowed());
+    }
+}
