@@ -323,7 +323,7 @@ mod tests {
     fn one_message_reaches_every_subscriber_without_a_copy() {
         let ps = PubSub::default();
         let mut inboxes = Vec::new();
-        for id in 0..100 {
+        for id in 0..10_000 {
             let (mb, inbox) = ps.mailbox(id);
             ps.subscribe(Space::Channel, b("news"), &mb);
             inboxes.push(inbox);
@@ -332,7 +332,7 @@ mod tests {
         ps.subscribe(Space::Pattern, b("n*s"), &mb);
         ps.subscribe(Space::Pattern, b("x*"), &mb);
         let payload = Bytes::from(vec![7u8; 1000]);
-        assert_eq!(ps.publish(&b("news"), &payload, 0), 101);
+        assert_eq!(ps.publish(&b("news"), &payload, 0), 10_001);
         let first = inboxes[0].try_recv().unwrap();
         for inbox in &mut inboxes[1..] {
             let m = inbox.try_recv().unwrap();
@@ -347,10 +347,10 @@ mod tests {
         assert!(pat.try_recv().is_none());
         assert_eq!(ps.publish(&b("other"), &payload, 0), 0);
         assert_eq!(ps.spublish(&b("news"), &payload, 0), 0);
-        assert_eq!(ps.count(Space::Channel, b"news"), 100);
+        assert_eq!(ps.count(Space::Channel, b"news"), 10_000);
         assert_eq!(ps.names(Space::Pattern), 2);
         ps.unsubscribe(Space::Channel, b"news", 0);
-        assert_eq!(ps.count(Space::Channel, b"news"), 99);
+        assert_eq!(ps.count(Space::Channel, b"news"), 9_999);
         assert_eq!(ps.active(Space::Channel, Some(b"n*")), vec![b("news")]);
     }
 

@@ -24,7 +24,8 @@ use tokio::sync::oneshot;
 
 use super::cmd::blpop::{pop_first, pop_reply};
 use super::cmd::lmove::Move;
-use super::shared::lock;
+use super::events;
+use super::shared::{Shared, lock};
 use crate::engine::groups::GroupRead;
 use crate::engine::id::StreamId;
 use crate::engine::keyspace::Engine;
@@ -172,11 +173,12 @@ impl Blocked {
     /// `Err` the registration and where the answer will arrive.
     pub fn block<'a>(
         &'a self,
+        shared: &Shared,
         engine: &Engine,
         spec: BlockSpec,
     ) -> Result<Served, (Registration<'a>, oneshot::Receiver<Served>)> {
         let mut inner = lock(&self.inner);
-        if let Some(s) = try_read(engine, &spec) {
+        if let Some(s) = try_read(shared, engine, &spec) {
             return Ok(s);
         }
         let id = inner.next;
@@ -213,7 +215,7 @@ impl Blocked {
     /// Serves the clients blocked on each key written to, in the order
     /// they blocked. Their replies also wait for the write's commits, so
     /// that nobody sees an entry or item before it is durable.
-    pub fn serve(&self, engine: &Engine, ready: Vec<Ready>) {
+    pub fn serve(&self, shared: &Shared, engine: &Engine, ready: Vec<Ready>) {
         if self.is_empty() {
             return;
         }
@@ -232,7 +234,7 @@ impl Blocked {
                     Self::remove_locked(&mut inner, id, &self.count);
                     continue;
                 }
-                let Some(mut served) = try_read(engine, &w.spec) else {
+                let Some(mut served) = try_read(shared, engine, &w.spec) else {
                     continue;
                 };
                 if let Some(dst) = served.wrote.take() {
@@ -268,7 +270,7 @@ impl Blocked {
 /// The read of a blocked XREAD after `after` on each key, or of an
 /// XREADGROUP `>`, as a reply; `None` when nothing is there. Errors (the
 /// group was destroyed, the key deleted or replaced) are answers too.
-pub fn try_read(engine: &Engine, spec: &BlockSpec) -> Option<Served> {
+pub fn try_read(shared: &Shared, engine: &Engine, spec: &BlockSpec) -> Option<Served> {
     use super::cmd::reply;
     match &spec.read {
         BlockRead::Read { keys, count } => {
@@ -310,7 +312,16 @@ pub fn try_read(engine: &Engine, spec: &BlockSpec) -> Option<Served> {
         } => match pop_first(engine, spec.db, keys, *tail, *count) {
             Ok((None, _)) => None,
             Ok((Some((key, items)), commit)) => Some(Served {
-                frame: pop_reply(key, items, *multi),
+                frame: {
+                    events::emit_list(
+                        shared,
+                        engine,
+                        events::list_side(true, *tail),
+                        spec.db,
+                        &key,
+                    );
+                    pop_reply(key, items, *multi)
+                },
                 commits: commit.into_iter().collect(),
                 wrote: None,
             }),
@@ -319,7 +330,10 @@ pub fn try_read(engine: &Engine, spec: &BlockSpec) -> Option<Served> {
         BlockRead::Move(mv) => match mv.apply(engine, spec.db) {
             Ok((None, _)) => None,
             Ok((Some(item), commit)) => Some(Served {
-                frame: Frame::Bulk(item),
+                frame: {
+                    mv.notify(shared, engine, spec.db);
+                    Frame::Bulk(item)
+                },
                 commits: commit.into_iter().collect(),
                 wrote: Some(mv.dst.clone()),
             }),

@@ -222,12 +222,14 @@ impl Config {
                 n.to_string()
             }
             "client-output-buffer-limit" => self.output_limits_merged(value)?,
-            "notify-keyspace-events" => {
-                if !value.chars().all(|c| "gxsKEA$lshzedtmn".contains(c)) {
-                    return Err(ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()));
+            "notify-keyspace-events" => match super::events::parse(value) {
+                Some(flags) => super::events::format(flags),
+                None => {
+                    return Err(ConfigError(
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string(),
+                    ));
                 }
-                value.to_string()
-            }
+            },
             "dir" => {
                 if value.is_empty() {
                     return Err(ConfigError("dir must not be empty".into()));

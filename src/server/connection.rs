@@ -434,7 +434,7 @@ impl Connection {
         let r = f(&mut ctx);
         let ready = std::mem::take(&mut ctx.ready);
         if !ready.is_empty() {
-            shared.blocked.serve(&engine, ready);
+            shared.blocked.serve(&shared, &engine, ready);
         }
         r
     }
@@ -477,12 +477,12 @@ impl Connection {
         // Under the transaction lock, so that the last try does not run in
         // the middle of an EXEC.
         let exec = shared.exec.read().unwrap_or_else(|e| e.into_inner());
-        let (reg, mut rx) = match shared.blocked.block(&engine, spec) {
+        let (reg, mut rx) = match shared.blocked.block(&shared, &engine, spec) {
             Ok(served) => {
                 if let Some(dst) = served.wrote {
                     shared
                         .blocked
-                        .serve(&engine, vec![(db, dst, served.commits.clone())]);
+                        .serve(&shared, &engine, vec![(db, dst, served.commits.clone())]);
                 }
                 drop(exec);
                 drop(engine);

@@ -6,5 +6,6 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod events;
 pub mod listener;
 pub mod shared;

@@ -2,7 +2,7 @@
 //! the statistics, the blocked readers and the shutdown signal.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
@@ -119,6 +119,8 @@ pub struct Hot {
     pub out_soft: AtomicU64,
     /// Seconds over the soft limit allowed.
     pub out_secs: AtomicU64,
+    /// `notify-keyspace-events` as flags ([`super::events`]).
+    pub events: AtomicU32,
 }
 
 impl Hot {
@@ -131,6 +133,9 @@ impl Hot {
         self.out_hard.store(hard, r);
         self.out_soft.store(soft, r);
         self.out_secs.store(secs, r);
+        let events = cfg.get("notify-keyspace-events").unwrap_or_default();
+        self.events
+            .store(super::events::parse(events).unwrap_or(0), r);
     }
 }
 

@@ -1,6 +1,7 @@
 //! APPEND key value, STRLEN key, GETRANGE key start end,
 //! SETRANGE key offset value.
 
+use crate::server::events as ev;
 use bytes::{Bytes, BytesMut};
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
@@ -19,9 +20,13 @@ fn too_big() -> CmdError {
 fn replace(
     ctx: &mut Ctx,
     key: &Bytes,
+    event: &str,
     f: impl FnOnce(Option<Bytes>) -> Result<Option<Bytes>, CmdError>,
 ) -> CmdResult {
     let (after, commit) = rewrite(ctx, key, f)?;
+    if commit.is_some() {
+        ctx.notify(ev::STRING, event, key);
+    }
     let len = after.map_or(0, |b| b.len());
     Ok(Outcome::after(Frame::Integer(len as i64), commit))
 }
@@ -31,7 +36,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     let key = args.need()?;
     let value = args.need()?;
     args.end()?;
-    replace(ctx, &key, |old| {
+    replace(ctx, &key, "append", |old| {
         let old = old.unwrap_or_default();
         if old.len() + value.len() > MAX_STRING {
             return Err(too_big());
@@ -83,7 +88,7 @@ pub fn run_setrange(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         return Err(CmdError::err("offset is out of range"));
     }
     let offset = offset as usize;
-    replace(ctx, &key, |old| {
+    replace(ctx, &key, "setrange", |old| {
         if value.is_empty() {
             // Nothing to write: the key is not created.
             return Ok(None);

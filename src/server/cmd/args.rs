@@ -117,6 +117,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// Publishes keyspace event `event` (of `class`, see
+    /// [`crate::server::events`]) on `key` of the client's database.
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        crate::server::events::emit(self.shared, class, event, self.client.db, key);
+    }
+
+    /// [`Ctx::notify`] for a list change that may have emptied the list
+    /// (then `del` follows).
+    pub fn notify_list(&self, event: &str, key: &[u8]) {
+        crate::server::events::emit_list(self.shared, self.engine, event, self.client.db, key);
+    }
+
     /// Whether replies use RESP3.
     pub fn resp3(&self) -> bool {
         self.client.protocol == crate::resp::frame::Protocol::Resp3

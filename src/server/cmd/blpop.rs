@@ -5,6 +5,7 @@
 //! `BLPOP key [key ...] timeout`, `BRPOP key [key ...] timeout`,
 //! `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`.
 
+use crate::server::events as ev;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -91,6 +92,7 @@ fn pop_or_block(
 ) -> CmdResult {
     let (found, commit) = pop_first(ctx.engine, ctx.db(), &keys, tail, count)?;
     if let Some((key, items)) = found {
+        ctx.notify_list(ev::list_side(true, tail), &key);
         return Ok(Outcome::after(pop_reply(key, items, multi), commit));
     }
     match block {

@@ -1,6 +1,7 @@
 //! COPY source destination [DB destination-db] [REPLACE]
 use super::args::{Args, CmdError, CmdResult, Ctx};
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 /// Copies a stream, its groups, settings and expiry: 1 if copied, 0 if not.
 pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
@@ -28,6 +29,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     if done {
         ctx.shared.watched.touch(to_db, &dst);
         ctx.wake_in(to_db, &dst, &[]);
+        ev::emit(ctx.shared, ev::GENERIC, "copy_to", to_db, &dst);
     }
     Ok(Frame::Integer(i64::from(done)).into())
 }

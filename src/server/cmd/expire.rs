@@ -3,6 +3,7 @@
 //! Expiry times are kept in the catalog, so they survive restarts.
 use super::args::{Args, CmdError, CmdResult, Ctx};
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 /// Whether the time is relative and in seconds.
 #[derive(Clone, Copy)]
@@ -65,6 +66,10 @@ fn set(ctx: &mut Ctx, mut args: Args, form: Form) -> CmdResult {
     // A time at or before now (or before the epoch) deletes the key.
     let at = u64::try_from(at).unwrap_or(1).max(1);
     let done = ctx.engine.set_expire(ctx.db(), &key, at)?;
+    if done {
+        let event = if at <= ctx.now_ms { "del" } else { "expire" };
+        ctx.notify(ev::GENERIC, event, &key);
+    }
     Ok(Frame::Integer(i64::from(done)).into())
 }
 
@@ -129,6 +134,7 @@ pub fn run_persist(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         .is_some_and(|at| at != 0);
     if had {
         ctx.engine.set_expire(ctx.db(), &key, 0)?;
+        ctx.notify(ev::GENERIC, "persist", &key);
     }
     Ok(Frame::Integer(i64::from(had)).into())
 }

@@ -6,6 +6,7 @@ use super::set::{Expiry, expire_time};
 use crate::engine::memory::Op;
 use crate::error::EngineError;
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 /// Runs GET: the string, nil when missing, WRONGTYPE for another type.
 pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
@@ -30,6 +31,9 @@ pub fn run_getdel(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         }
         Ok(v)
     })?;
+    if commit.is_some() {
+        ctx.notify(ev::GENERIC, "del", &key);
+    }
     Ok(Outcome::after(v.map_or(Frame::Null, Frame::Bulk), commit))
 }
 
@@ -53,6 +57,7 @@ pub fn run_getex(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         };
     }
     let now = ctx.now_ms;
+    let mut event = "";
     let (v, commit) = ctx.engine.mem(ctx.db(), |m| {
         let v = m.string(&key)?;
         if v.is_none() {
@@ -77,9 +82,17 @@ pub fn run_getex(ctx: &mut Ctx, mut args: Args) -> CmdResult {
                 at: 0,
             },
         };
+        event = match op {
+            Op::Del { .. } => "del",
+            Op::Expire { at: 0, .. } => "persist",
+            _ => "expire",
+        };
         m.apply(vec![op])?;
         Ok(v)
     })?;
+    if commit.is_some() {
+        ctx.notify(ev::GENERIC, event, &key);
+    }
     Ok(Outcome::after(v.map_or(Frame::Null, Frame::Bulk), commit))
 }
 

@@ -1,6 +1,7 @@
 //! INCR, DECR, INCRBY, DECRBY and INCRBYFLOAT: arithmetic on strings that
 //! hold numbers. The key's expiry time is kept.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome, parse_i64};
@@ -19,6 +20,7 @@ fn incr_by(ctx: &mut Ctx, key: Bytes, by: i64) -> CmdResult {
             .ok_or_else(|| CmdError::err("increment or decrement would overflow"))?;
         Ok(Some(Bytes::from(n.to_string())))
     })?;
+    ctx.notify(ev::STRING, "incrby", &key);
     Ok(Outcome::after(Frame::Integer(n), commit))
 }
 
@@ -83,5 +85,6 @@ pub fn run_incrbyfloat(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         }
         Ok(Some(Bytes::from(format!("{n}"))))
     })?;
+    ctx.notify(ev::STRING, "incrbyfloat", &key);
     Ok(Outcome::after(Frame::Bulk(new.unwrap_or_default()), commit))
 }

@@ -3,6 +3,7 @@
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
 use crate::engine::memory::Op;
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 /// Runs LINSERT: the list's new length, -1 when the pivot is not there,
 /// 0 when the list is not.
@@ -34,5 +35,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         }])?;
         Ok(outs.first().map_or(0, |o| o.n as i64))
     })?;
+    if commit.is_some() {
+        ctx.notify(ev::LIST, "linsert", &key);
+    }
     Ok(Outcome::after(Frame::Integer(n), commit))
 }

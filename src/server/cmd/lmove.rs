@@ -2,6 +2,7 @@
 //! destination (LMOVE … RIGHT LEFT), and their blocking forms BLMOVE
 //! (… timeout) and BRPOPLPUSH source destination timeout.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
@@ -11,6 +12,7 @@ use crate::engine::memory::Op;
 use crate::error::EngineError;
 use crate::resp::frame::Frame;
 use crate::server::blocking::{BlockRead, BlockSpec};
+use crate::server::shared::Shared;
 use crate::storage::Commit;
 
 /// LEFT (false) or RIGHT (true).
@@ -65,12 +67,33 @@ impl Move {
     }
 }
 
+impl Move {
+    /// Publishes the keyspace events of a move that happened.
+    pub fn notify(&self, shared: &Shared, engine: &Engine, db: usize) {
+        ev::emit_list(
+            shared,
+            engine,
+            ev::list_side(true, self.from_tail),
+            db,
+            &self.src,
+        );
+        ev::emit(
+            shared,
+            ev::LIST,
+            ev::list_side(false, self.to_tail),
+            db,
+            &self.dst,
+        );
+    }
+}
+
 /// Moves, or blocks (outside MULTI, with a timeout) when the source is
 /// empty.
 fn run_move(ctx: &mut Ctx, mv: Move, block: Option<Option<std::time::Duration>>) -> CmdResult {
     let (item, commit) = mv.apply(ctx.engine, ctx.db())?;
     if let Some(item) = item {
         ctx.wake(&mv.dst, commit.as_slice());
+        mv.notify(ctx.shared, ctx.engine, ctx.db());
         return Ok(Outcome::after(Frame::Bulk(item), commit));
     }
     match block {

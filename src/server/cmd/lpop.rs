@@ -3,6 +3,7 @@
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome, parse_i64};
 use crate::engine::memory::Op;
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 fn pop(ctx: &mut Ctx, mut args: Args, tail: bool) -> CmdResult {
     let key = args.need()?;
@@ -35,6 +36,9 @@ fn pop(ctx: &mut Ctx, mut args: Args, tail: bool) -> CmdResult {
         }])?;
         Ok(Some(outs.pop().map(|o| o.items).unwrap_or_default()))
     })?;
+    if commit.is_some() {
+        ctx.notify_list(ev::list_side(true, tail), &key);
+    }
     let reply = match (items, count) {
         (None, None) => Frame::Null,
         (None, Some(_)) => Frame::NullArray,

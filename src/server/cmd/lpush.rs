@@ -4,6 +4,7 @@ use super::args::{Args, CmdResult, Ctx, Outcome};
 use crate::engine::keyspace::KeyType;
 use crate::engine::memory::Op;
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdResult {
     let key = args.need()?;
@@ -25,6 +26,7 @@ fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdRe
     })?;
     if commit.is_some() {
         ctx.wake(&key, commit.as_slice());
+        ctx.notify(ev::LIST, ev::list_side(false, tail), &key);
     }
     Ok(Outcome::after(Frame::Integer(len as i64), commit))
 }

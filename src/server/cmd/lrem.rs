@@ -26,5 +26,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         }])?;
         Ok(outs.first().map_or(0, |o| o.n as i64))
     })?;
+    if commit.is_some() {
+        ctx.notify_list("lrem", &key);
+    }
     Ok(Outcome::after(Frame::Integer(n), commit))
 }

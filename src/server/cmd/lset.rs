@@ -3,6 +3,7 @@
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
 use crate::engine::memory::Op;
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 /// Runs LSET: replaces the item at `index` (negative from the end).
 pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
@@ -28,5 +29,6 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         Ok(Ok(()))
     })?;
     r?;
+    ctx.notify(ev::LIST, "lset", &key);
     Ok(Outcome::after(Frame::ok(), commit))
 }

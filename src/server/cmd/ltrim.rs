@@ -29,5 +29,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         }])?;
         Ok(())
     })?;
+    if commit.is_some() {
+        ctx.notify_list("ltrim", &key);
+    }
     Ok(Outcome::after(Frame::ok(), commit))
 }

@@ -1,6 +1,7 @@
 //! MOVE key db
 use super::args::{Args, CmdError, CmdResult, Ctx};
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 /// Moves a key to another database: 1 if moved, 0 if not.
 pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
@@ -13,6 +14,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     if moved {
         ctx.shared.watched.touch(to as usize, &key);
         ctx.wake_in(to as usize, &key, &[]);
+        ctx.notify(ev::GENERIC, "move_from", &key);
+        ev::emit(ctx.shared, ev::GENERIC, "move_to", to as usize, &key);
     }
     Ok(Frame::Integer(i64::from(moved)).into())
 }

@@ -4,6 +4,7 @@ use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
 use crate::engine::keyspace::KeyType;
 use crate::engine::memory::Op;
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 fn pairs(args: &mut Args, cmd: &str) -> Result<Vec<(bytes::Bytes, bytes::Bytes)>, CmdError> {
     let rest = args.rest();
@@ -43,6 +44,11 @@ fn set_all(ctx: &mut Ctx, pairs: Vec<(bytes::Bytes, bytes::Bytes)>, nx: bool) ->
         m.apply(ops)?;
         Ok(true)
     })?;
+    if set {
+        for (k, _) in &pairs {
+            ctx.notify(ev::STRING, "set", k);
+        }
+    }
     let reply = if nx {
         Frame::Integer(i64::from(set))
     } else {

@@ -1,6 +1,7 @@
 //! RENAME key newkey, RENAMENX key newkey
 use super::args::{Args, CmdResult, Ctx};
 use crate::resp::frame::Frame;
+use crate::server::events as ev;
 
 fn rename(ctx: &mut Ctx, mut args: Args, nx: bool) -> Result<bool, super::args::CmdError> {
     let key = args.need()?;
@@ -9,6 +10,8 @@ fn rename(ctx: &mut Ctx, mut args: Args, nx: bool) -> Result<bool, super::args::
     if done {
         ctx.shared.watched.touch(ctx.db(), &key);
         ctx.shared.watched.touch(ctx.db(), &new_key);
+        ctx.notify(ev::GENERIC, "rename_from", &key);
+        ctx.notify(ev::GENERIC, "rename_to", &new_key);
         // Readers blocked on the new name see its new stream.
         ctx.wake(&new_key, &[]);
     }

@@ -1,6 +1,7 @@
 //! SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL],
 //! and its older forms SETNX, SETEX, PSETEX and GETSET.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome, parse_i64};
@@ -176,6 +177,12 @@ impl Set {
             }])?;
             Ok(done(true))
         })?;
+        if commit.is_some() {
+            ctx.notify(ev::STRING, "set", &self.key);
+            if let Expiry::At(_) = self.expiry {
+                ctx.notify(ev::GENERIC, "expire", &self.key);
+            }
+        }
         Ok(Outcome::after(reply, commit))
     }
 }
@@ -204,6 +211,9 @@ pub fn run_setnx(ctx: &mut Ctx, mut args: Args) -> CmdResult {
         }])?;
         Ok(true)
     })?;
+    if set {
+        ctx.notify(ev::STRING, "set", &key);
+    }
     Ok(Outcome::after(Frame::Integer(i64::from(set)), commit))
 }
 

@@ -5,6 +5,7 @@
 //! appended only if the stream's top ID (0-0 for a missing stream) is `id`,
 //! or only if the stream is missing or empty; otherwise a CONFLICT error.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
@@ -127,6 +128,7 @@ impl XAdd {
         let (now, lim) = (ctx.now_ms, ctx.engine.node_limits());
         let (id, commits) = stream.add(self.id, &self.fields, self.trim, expected, now, lim)?;
         ctx.wake(&self.key, &commits);
+        ctx.notify(ev::STREAM, "xadd", &self.key);
         Ok(Outcome::Durable(reply::id(id), commits))
     }
 }
@@ -164,7 +166,7 @@ pub fn run_many(ctx: &mut Ctx, key: &Bytes, adds: &[XAdd]) -> Vec<CmdResult> {
         adds.iter().map(|a| (a.id, &a.fields[..])).collect();
     let (now, lim) = (ctx.now_ms, ctx.engine.node_limits());
     let mut written = Vec::new();
-    let out = match stream.add_many(&items, now, lim) {
+    let out: Vec<CmdResult> = match stream.add_many(&items, now, lim) {
         Ok((ids, commit)) => {
             written.extend(commit.iter().cloned());
             ids.into_iter()
@@ -183,6 +185,9 @@ pub fn run_many(ctx: &mut Ctx, key: &Bytes, adds: &[XAdd]) -> Vec<CmdResult> {
         }
     };
     ctx.wake(key, &written);
+    for _ in out.iter().filter(|r| r.is_ok()) {
+        ctx.notify(ev::STREAM, "xadd", key);
+    }
     out
 }
 

@@ -3,6 +3,7 @@
 //! As in Redis, the key is looked up before the IDs are checked: a missing
 //! key answers 0 whatever the IDs, and no ID is deleted unless all parse.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
@@ -39,6 +40,9 @@ impl XDel {
             return Ok(Frame::Integer(0).into());
         };
         let (n, commits) = s.delete(&self.ids?)?;
+        if n > 0 {
+            ctx.notify(ev::STREAM, "xdel", &self.key);
+        }
         Ok(Outcome::Durable(Frame::Integer(n as i64), commits))
     }
 }

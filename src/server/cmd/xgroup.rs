@@ -6,6 +6,7 @@
 //! XGROUP HELP
 //!
 //! Also holds the key-and-group check the other group commands share.
+use crate::server::events as ev;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -178,6 +179,12 @@ impl XGroup {
                     true => s.create_group(group, at, read)?,
                     false => s.set_group_id(key, group, at, read)?,
                 };
+                let event = if create {
+                    "xgroup-create"
+                } else {
+                    "xgroup-setid"
+                };
+                ctx.notify(ev::STREAM, event, key);
                 (Frame::ok(), commits)
             }
             (Op::Destroy, Some(s)) => {
@@ -185,15 +192,20 @@ impl XGroup {
                 if gone {
                     // Readers blocked on the group get their NOGROUP error.
                     ctx.wake(key, &commits);
+                    ctx.notify(ev::STREAM, "xgroup-destroy", key);
                 }
                 (Frame::Integer(i64::from(gone)), commits)
             }
             (Op::Consumer(true, c), Some(s)) => {
                 let (made, commits) = s.create_consumer(key, group, &c, ctx.now_ms)?;
+                if made {
+                    ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+                }
                 (Frame::Integer(i64::from(made)), commits)
             }
             (Op::Consumer(false, c), Some(s)) => {
                 let (n, commits) = s.delete_consumer(key, group, &c)?;
+                ctx.notify(ev::STREAM, "xgroup-delconsumer", key);
                 (
                     Frame::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
                     commits,

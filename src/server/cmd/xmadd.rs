@@ -7,6 +7,7 @@
 //! may appear twice: its second entry follows the first (so a condition on
 //! it sees the first entry).
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx};
@@ -105,6 +106,7 @@ impl XMAdd {
             // Not in the table's key positions: WATCH is told here.
             ctx.shared.watched.touch(db, &it.key);
             ctx.wake(&it.key, &[]);
+            ctx.notify(ev::STREAM, "xadd", &it.key);
         }
         Ok(Frame::Array(ids.into_iter().map(reply::id).collect()).into())
     }

@@ -2,6 +2,7 @@
 //!
 //! The arguments are checked before the key is looked up, as in Redis 7.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
@@ -57,6 +58,7 @@ impl XSetId {
             return Err(EngineError::NoSuchKey.into());
         };
         let commits = s.set_id(self.last, self.entries_added, self.max_deleted)?;
+        ctx.notify(ev::STREAM, "xsetid", &self.key);
         Ok(Outcome::Durable(Frame::ok(), commits))
     }
 }

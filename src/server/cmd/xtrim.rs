@@ -4,6 +4,7 @@
 //! (`streamParseAddOrTrimArgsOrReply`): in any order, one strategy, LIMIT
 //! only with `~`.
 
+use crate::server::events as ev;
 use bytes::Bytes;
 
 use super::args::{Args, CmdError, CmdResult, Ctx, Outcome};
@@ -102,6 +103,9 @@ impl XTrim {
             return Ok(Frame::Integer(0).into());
         };
         let (n, commits) = s.trim(self.trim, ctx.engine.node_limits())?;
+        if n > 0 {
+            ctx.notify(ev::STREAM, "xtrim", &self.key);
+        }
         Ok(Outcome::Durable(Frame::Integer(n as i64), commits))
     }
 }
