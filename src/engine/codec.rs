@@ -52,6 +52,11 @@ impl<B: AsRef<[u8]>> Reader<B> {
         self.at >= self.buf.as_ref().len()
     }
 
+    /// Bytes read so far.
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+
     /// Reads a varint.
     pub fn u64(&mut self) -> Result<u64, Malformed> {
         let mut v: u64 = 0;

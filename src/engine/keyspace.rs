@@ -106,6 +106,12 @@ pub struct EngineConfig {
     /// Defaults of the per-stream settings; `fsync` and `segment_bytes`
     /// left `None` take `store.log`'s.
     pub stream_defaults: StreamSettings,
+    /// The journal of lists and strings is compacted once it has grown by
+    /// this percentage over its size after the last compaction (Redis's
+    /// `auto-aof-rewrite-percentage`; 0 never)…
+    pub journal_rewrite_pct: u64,
+    /// …and is at least this many bytes (`auto-aof-rewrite-min-size`).
+    pub journal_rewrite_min: u64,
 }
 
 impl Default for EngineConfig {
@@ -115,6 +121,8 @@ impl Default for EngineConfig {
             databases: 16,
             node_limits: NodeLimits::default(),
             stream_defaults: StreamSettings::default(),
+            journal_rewrite_pct: 100,
+            journal_rewrite_min: 64 << 20,
         }
     }
 }
@@ -177,7 +185,6 @@ impl Slot {
 pub(crate) struct Keyspace {
     pub(super) dbs: Vec<BTreeMap<Bytes, Arc<Slot>>>,
     /// The key of the journal's last record (lists and strings).
-    mem_key: u128,
     /// Per database, keys ordered by (hash, key): SCAN's cursor order.
     scan: Vec<BTreeSet<(u64, Bytes)>>,
     next_sid: u64,
@@ -199,7 +206,7 @@ pub struct Engine {
     /// Wake-ups for blocked readers.
     pub watches: super::notify::Watches,
     /// The journal of lists and strings.
-    memory: Journal,
+    memory: Arc<Journal>,
     /// Lists and strings replayed at open, and those dropped (see
     /// [`Recovery`]).
     recovered_memory: (u64, u64),
@@ -278,7 +285,6 @@ impl Engine {
         let mut ks = Keyspace {
             dbs: vec![BTreeMap::new(); dbs],
             scan: vec![BTreeSet::new(); dbs],
-            mem_key: 0,
             next_sid: 1,
             catalog_key: catalog.last_key().unwrap_or(0),
             since_snapshot: 0,
@@ -316,11 +322,17 @@ impl Engine {
                 }
             }
         }
-        let memory = Journal {
-            log: store.log_with(MEMORY, cfg.store.log.clone())?,
-        };
-        let (mem_key, memory_keys, memory_conflicts) = replay_memory(&memory, &mut ks)?;
-        ks.mem_key = mem_key;
+        let mem_log = store.log_with(MEMORY, cfg.store.log.clone())?;
+        let (mem_key, memory_keys, memory_conflicts) = replay_memory(&mem_log, &mut ks)?;
+        let memory = Arc::new(Journal::new(mem_log, mem_key));
+        memory.rewrite_pct.store(
+            cfg.journal_rewrite_pct,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        memory.rewrite_min.store(
+            cfg.journal_rewrite_min,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let txn = super::txn::Txns::open(&store)?;
         let engine = Engine {
             store,
@@ -996,9 +1008,7 @@ impl Engine {
         self.write_catalog(&mut ks, CAT_SWAP, &p)?;
         // The lists and strings swap in the journal too. Only recorded:
         // the swap below moves every key.
-        let key = ks.mem_key.saturating_add(1);
-        drop(self.memory.write(key, &[Op::SwapDb { a, b }])?);
-        ks.mem_key = key;
+        drop(self.memory.write(&[Op::SwapDb { a, b }])?);
         ks.dbs.swap(a, b);
         ks.scan.swap(a, b);
         Ok(())
@@ -1046,6 +1056,9 @@ impl Engine {
 
     /// Syncs every open log.
     pub fn sync(&self) -> Result<(), EngineError> {
+        // A compaction in progress ends first: nothing then writes behind
+        // the sync (or a reopen).
+        self.memory.wait_compaction();
         Ok(self.store.sync_all()?)
     }
 }
@@ -1059,9 +1072,7 @@ impl Engine {
         ks: &mut Keyspace,
         ops: Vec<Op>,
     ) -> Result<(Vec<Outcome>, Commit), EngineError> {
-        let key = ks.mem_key.saturating_add(1);
-        let commit = self.memory.write(key, &ops)?;
-        ks.mem_key = key;
+        let commit = self.memory.write(&ops)?;
         let mut outs = Vec::with_capacity(ops.len());
         for op in ops {
             outs.push(memory::apply(ks, op).map_err(|r| match r {
@@ -1069,7 +1080,50 @@ impl Engine {
                 Refused::DbIndex => EngineError::DbIndex,
             })?);
         }
+        if self.memory.wants_compaction() {
+            if let Err(e) = self.start_compaction(ks) {
+                tracing::warn!("journal compaction could not start: {e}");
+            }
+        }
         Ok((outs, commit))
+    }
+
+    /// Starts compacting the journal with a copy of every list and string
+    /// as of now (values are shared, not copied: a list copy is a handle
+    /// per item). False when a compaction runs already.
+    fn start_compaction(&self, ks: &Keyspace) -> Result<bool, EngineError> {
+        if self.memory.compacting() {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let mut items = Vec::new();
+        for (db, m) in ks.dbs.iter().enumerate() {
+            for (key, slot) in m.iter().filter(|(_, s)| s.is_mem() && !s.expired(now)) {
+                if let Some(v) = slot.value().clone() {
+                    items.push((db, key.clone(), v, slot.expire()));
+                }
+            }
+        }
+        Ok(self.memory.compact(items)?)
+    }
+
+    /// Compacts the journal of lists and strings now (BGREWRITEAOF); with
+    /// `wait`, returns once it is done. False when one was running.
+    pub fn compact_memory(&self, wait: bool) -> Result<bool, EngineError> {
+        let started = {
+            let ks = lock(&self.ks);
+            self.start_compaction(&ks)?
+        };
+        if wait {
+            self.memory.wait_compaction();
+        }
+        Ok(started)
+    }
+
+    /// The journal of lists and strings (its size, its compactions and
+    /// their thresholds).
+    pub fn journal(&self) -> &Journal {
+        &self.memory
     }
 
     /// Runs `f` on database `db` with the keyspace locked: it reads lists
@@ -1190,17 +1244,16 @@ impl MemTxn<'_> {
 /// ops are replayed on their own keyspace first, then merged: a key that a
 /// stream holds stays the stream's (see [`super::memory`]). Returns the
 /// journal's last key, the lists and strings kept, and those dropped.
-fn replay_memory(j: &Journal, ks: &mut Keyspace) -> Result<(u128, u64, u64), EngineError> {
+fn replay_memory(j: &Log, ks: &mut Keyspace) -> Result<(u128, u64, u64), EngineError> {
     let n = ks.dbs.len();
     let mut mem = Keyspace {
         dbs: vec![BTreeMap::new(); n],
         scan: vec![BTreeSet::new(); n],
-        mem_key: 0,
         next_sid: 1,
         catalog_key: 0,
         since_snapshot: 0,
     };
-    let last = j.replay(|op| {
+    let last = Journal::replay(j, |op| {
         // A database beyond `databases` (the setting shrank): skipped.
         let _ = memory::apply(&mut mem, op);
     })?;
@@ -1380,7 +1433,6 @@ mod tests {
         Keyspace {
             dbs: vec![BTreeMap::new(); 16],
             scan: vec![BTreeSet::new(); 16],
-            mem_key: 0,
             next_sid: 1,
             catalog_key: 0,
             since_snapshot: 0,

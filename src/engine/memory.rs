@@ -12,13 +12,14 @@
 //! a key the catalog gives to a stream is skipped.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
 use super::codec::{self, Malformed, Reader};
 use super::keyspace::{KeyType, Keyspace, Slot};
+use crate::error::StorageError;
 use crate::storage::{Commit, Entry, Log};
 
 /// A value held in memory.
@@ -473,47 +474,327 @@ pub enum Refused {
     DbIndex,
 }
 
+/// A compaction starts: the state at this record is the snapshot that
+/// follows. Payload empty; the record's key names the snapshot.
+const J_SNAP_BEGIN: u8 = 2;
+/// Part of a snapshot: the BEGIN key, then ops that rebuild some keys.
+const J_SNAP_ITEM: u8 = 3;
+/// A snapshot is complete (payload: its BEGIN key).
+const J_SNAP_END: u8 = 4;
+
+/// Bytes of ops per snapshot record.
+const SNAP_CHUNK_BYTES: usize = 1 << 20;
+
 /// The journal: where ops go before they are applied.
+///
+/// It is compacted as Redis rewrites its AOF: once it has grown by
+/// `rewrite_pct` percent over its size after the last compaction (and past
+/// `rewrite_min` bytes), the state is copied at a BEGIN record written in a
+/// new segment, and a background thread writes the copy as ops in ITEM
+/// records, then an END record. Op records go on being written meanwhile,
+/// after BEGIN. Once END is durable, the segments before BEGIN are
+/// dropped. Replay starts from the last complete snapshot: its items, then
+/// the ops after its BEGIN; with none complete, every op from the start.
+/// So a crash at any point of a compaction loses nothing.
 pub struct Journal {
     pub(super) log: Arc<Log>,
+    /// The last record's key; held while a record is submitted, so that
+    /// keys grow in the order records are written.
+    last: Mutex<u128>,
+    /// Bytes written since the log's start (approximately its size).
+    size: AtomicU64,
+    /// `size` when the last compaction ended.
+    base: AtomicU64,
+    compacting: AtomicBool,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Redis's `auto-aof-rewrite-percentage` (0: never by itself).
+    pub rewrite_pct: AtomicU64,
+    /// Redis's `auto-aof-rewrite-min-size`.
+    pub rewrite_min: AtomicU64,
+    /// Compactions completed since open.
+    pub compactions: AtomicU64,
 }
 
+/// What a compaction copies: each list's or string's database, key,
+/// value and expiry time.
+pub(super) type SnapshotItems = Vec<(usize, Bytes, Value, u64)>;
+
 impl Journal {
-    /// Writes one record holding `ops` with `key`; returns its commit.
-    pub(super) fn write(
-        &self,
-        key: u128,
-        ops: &[Op],
-    ) -> Result<Commit, crate::error::StorageError> {
-        let payload = encode_ops(ops);
-        self.log.submit(&[Entry {
-            kind: J_OPS,
-            key,
-            payload: &payload,
-        }])
+    /// The journal of `log`, whose records end at `last`.
+    pub(super) fn new(log: Arc<Log>, last: u128) -> Journal {
+        let size = log.disk_bytes().unwrap_or(0);
+        Journal {
+            log,
+            last: Mutex::new(last),
+            size: AtomicU64::new(size),
+            base: AtomicU64::new(size),
+            compacting: AtomicBool::new(false),
+            worker: Mutex::new(None),
+            rewrite_pct: AtomicU64::new(100),
+            rewrite_min: AtomicU64::new(64 << 20),
+            compactions: AtomicU64::new(0),
+        }
     }
 
-    /// Calls `f` with every op of the journal, in order. A record that does
-    /// not decode is an error naming its key.
-    pub(super) fn replay(
+    fn submit(
         &self,
+        kind: u8,
+        payload: &[u8],
+        new_segment: bool,
+    ) -> Result<(u128, Commit), StorageError> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let key = last.saturating_add(1);
+        let entry = [Entry { kind, key, payload }];
+        let commit = if new_segment {
+            self.log.submit_in_new_segment(&entry)?
+        } else {
+            self.log.submit(&entry)?
+        };
+        *last = key;
+        self.size
+            .fetch_add(payload.len() as u64 + 32, Ordering::Relaxed);
+        Ok((key, commit))
+    }
+
+    /// Writes one record holding `ops`; returns its commit.
+    pub(super) fn write(&self, ops: &[Op]) -> Result<Commit, StorageError> {
+        Ok(self.submit(J_OPS, &encode_ops(ops), false)?.1)
+    }
+
+    /// Bytes the journal holds, about.
+    pub fn size(&self) -> u64 {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// True while a compaction runs.
+    pub fn compacting(&self) -> bool {
+        self.compacting.load(Ordering::Acquire)
+    }
+
+    /// True when the journal has grown enough to be compacted.
+    pub(super) fn wants_compaction(&self) -> bool {
+        let pct = self.rewrite_pct.load(Ordering::Relaxed);
+        if pct == 0 || self.compacting() {
+            return false;
+        }
+        let size = self.size();
+        let base = self.base.load(Ordering::Relaxed);
+        size >= self.rewrite_min.load(Ordering::Relaxed)
+            && size.saturating_sub(base) * 100 >= base.max(1) * pct
+    }
+
+    /// Starts a compaction of `items`, the state as of now (the caller
+    /// holds the keyspace lock, so no op is written in between): writes
+    /// BEGIN and leaves the rest to a thread. False when one runs already.
+    pub(super) fn compact(self: &Arc<Self>, items: SnapshotItems) -> Result<bool, StorageError> {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        let begin = match self.submit(J_SNAP_BEGIN, &[], true) {
+            Ok((key, _)) => key,
+            Err(e) => {
+                self.compacting.store(false, Ordering::Release);
+                return Err(e);
+            }
+        };
+        let size_at_begin = self.size();
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("brook-compact".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                match me.write_snapshot(begin, items) {
+                    Ok(bytes) => {
+                        // What the dropped segments held no longer counts.
+                        let size = me
+                            .size
+                            .load(Ordering::Relaxed)
+                            .saturating_sub(size_at_begin)
+                            + bytes;
+                        me.size.store(size, Ordering::Relaxed);
+                        me.base.store(size, Ordering::Relaxed);
+                        me.compactions.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(
+                            "journal compacted: {} bytes now, in {} ms",
+                            size,
+                            started.elapsed().as_millis()
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!("journal compaction failed, the journal is kept whole: {e}")
+                    }
+                }
+                me.compacting.store(false, Ordering::Release);
+            });
+        match spawned {
+            Ok(h) => {
+                *self.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(h);
+                Ok(true)
+            }
+            Err(e) => {
+                self.compacting.store(false, Ordering::Release);
+                Err(StorageError::Io {
+                    op: "spawn",
+                    path: self.log.dir().to_path_buf(),
+                    source: e,
+                })
+            }
+        }
+    }
+
+    /// Waits for a running compaction to end.
+    pub(super) fn wait_compaction(&self) {
+        let h = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+    }
+
+    /// Writes the snapshot begun at `begin`: its items, then END once they
+    /// are durable; then drops the segments before BEGIN. Returns the
+    /// snapshot's bytes.
+    fn write_snapshot(&self, begin: u128, items: SnapshotItems) -> Result<u64, StorageError> {
+        let mut bytes = 0u64;
+        let mut ops = Vec::new();
+        let mut pending = 0usize;
+        let flush = |ops: &mut Vec<Op>, bytes: &mut u64| -> Result<(), StorageError> {
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let mut payload = Vec::with_capacity(SNAP_CHUNK_BYTES + 64);
+            codec::put_u128(&mut payload, begin);
+            payload.extend_from_slice(&encode_ops(ops));
+            *bytes += payload.len() as u64 + 32;
+            // Made durable with END below.
+            drop(self.submit(J_SNAP_ITEM, &payload, false)?);
+            ops.clear();
+            Ok(())
+        };
+        for (db, key, value, expire_at) in items {
+            match value {
+                Value::Str(v) => {
+                    pending += key.len() + v.len();
+                    ops.push(Op::Set {
+                        db,
+                        key,
+                        value: v,
+                        expire_at,
+                    });
+                }
+                Value::List(l) => {
+                    // A long list goes in pieces, each a push at the tail.
+                    let mut chunk = Vec::new();
+                    let mut chunk_bytes = 0;
+                    for it in l {
+                        chunk_bytes += it.len() + 8;
+                        chunk.push(it);
+                        if chunk_bytes >= SNAP_CHUNK_BYTES {
+                            ops.push(Op::Push {
+                                db,
+                                key: key.clone(),
+                                tail: true,
+                                items: std::mem::take(&mut chunk),
+                            });
+                            chunk_bytes = 0;
+                            flush(&mut ops, &mut bytes)?;
+                            pending = 0;
+                        }
+                    }
+                    if !chunk.is_empty() {
+                        pending += chunk_bytes;
+                        ops.push(Op::Push {
+                            db,
+                            key: key.clone(),
+                            tail: true,
+                            items: chunk,
+                        });
+                    }
+                    if expire_at != 0 {
+                        ops.push(Op::Expire {
+                            db,
+                            key,
+                            at: expire_at,
+                        });
+                    }
+                }
+            }
+            if pending >= SNAP_CHUNK_BYTES {
+                flush(&mut ops, &mut bytes)?;
+                pending = 0;
+            }
+        }
+        flush(&mut ops, &mut bytes)?;
+        self.log.sync()?;
+        let mut end = Vec::new();
+        codec::put_u128(&mut end, begin);
+        let (_, commit) = self.submit(J_SNAP_END, &end, false)?;
+        drop(commit);
+        self.log.sync()?;
+        self.log.retain_from(begin)?;
+        Ok(bytes)
+    }
+
+    /// Calls `f` with every op the state is made of, in order: the last
+    /// complete snapshot's, then the ops after its BEGIN; with no complete
+    /// snapshot, every op from the start. A record that does not decode is
+    /// an error naming its key. Returns the last record's key.
+    pub(super) fn replay(
+        log: &Log,
         mut f: impl FnMut(Op),
     ) -> Result<u128, super::super::error::EngineError> {
+        let corrupt = |key| super::super::error::EngineError::Corrupt {
+            file: log.dir().to_path_buf(),
+            key,
+        };
+        // A snapshot record's BEGIN key, and where the rest starts.
+        let snap_id =
+            |payload: &[u8], key| -> Result<(u128, usize), super::super::error::EngineError> {
+                let mut r = Reader::new(payload);
+                let id = r.u128().map_err(|_| corrupt(key))?;
+                Ok((id, r.offset()))
+            };
+        // The last complete snapshot.
         let mut last = 0;
-        for rec in self.log.iter_from(0)? {
+        let mut begun = Vec::new();
+        let mut from = None;
+        for rec in log.iter_from(0)? {
             let rec = rec?;
             last = rec.key;
-            let ops = match rec.kind {
-                J_OPS => decode_ops(&rec.payload).ok(),
-                _ => None,
-            };
-            let Some(ops) = ops else {
-                return Err(super::super::error::EngineError::Corrupt {
-                    file: self.log.dir().to_path_buf(),
-                    key: rec.key,
-                });
-            };
-            ops.into_iter().for_each(&mut f);
+            match rec.kind {
+                J_SNAP_BEGIN => begun.push(rec.key),
+                J_SNAP_END => {
+                    let (id, _) = snap_id(&rec.payload, rec.key)?;
+                    if begun.contains(&id) {
+                        from = Some(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(begin) = from {
+            for rec in log.iter_from(begin)? {
+                let rec = rec?;
+                if rec.kind != J_SNAP_ITEM {
+                    continue;
+                }
+                let (id, at) = snap_id(&rec.payload, rec.key)?;
+                if id != begin {
+                    continue;
+                }
+                let ops = decode_ops(&rec.payload[at..]).map_err(|_| corrupt(rec.key))?;
+                ops.into_iter().for_each(&mut f);
+            }
+        }
+        for rec in log.iter_from(from.unwrap_or(0))? {
+            let rec = rec?;
+            match rec.kind {
+                J_OPS => {
+                    let ops = decode_ops(&rec.payload).map_err(|_| corrupt(rec.key))?;
+                    ops.into_iter().for_each(&mut f);
+                }
+                J_SNAP_BEGIN | J_SNAP_ITEM | J_SNAP_END => {}
+                _ => return Err(corrupt(rec.key)),
+            }
         }
         Ok(last)
     }
@@ -827,6 +1108,97 @@ mod tests {
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn push(key: &str, items: &[&str]) -> Op {
+        Op::Push {
+            db: 0,
+            key: b(key),
+            tail: true,
+            items: items.iter().map(|i| b(i)).collect(),
+        }
+    }
+
+    fn replayed(log: &Log) -> Vec<Op> {
+        let mut ops = Vec::new();
+        Journal::replay(log, |op| ops.push(op)).unwrap();
+        ops
+    }
+
+    fn snapshot_record(j: &Journal, begin: u128, ops: &[Op]) {
+        let mut p = Vec::new();
+        codec::put_u128(&mut p, begin);
+        p.extend_from_slice(&encode_ops(ops));
+        drop(j.submit(J_SNAP_ITEM, &p, false).unwrap());
+    }
+
+    #[test]
+    fn replay_starts_from_the_last_complete_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(
+            Log::open(
+                crate::storage::FsIo::shared(),
+                dir.path(),
+                Default::default(),
+            )
+            .unwrap(),
+        );
+        let j = Arc::new(Journal::new(log.clone(), 0));
+        let set = Op::Set {
+            db: 0,
+            key: b("k"),
+            value: b("v"),
+            expire_at: 0,
+        };
+        let pop = Op::Pop {
+            db: 0,
+            key: b("l"),
+            tail: false,
+            count: 1,
+        };
+        drop(j.write(&[push("l", &["a", "b", "c"])]).unwrap());
+        drop(j.write(std::slice::from_ref(&set)).unwrap());
+        // No snapshot: every op.
+        assert_eq!(replayed(&log), [push("l", &["a", "b", "c"]), set.clone()]);
+        // A complete snapshot, with an op written between its records.
+        let (b1, _) = j.submit(J_SNAP_BEGIN, &[], true).unwrap();
+        snapshot_record(&j, b1, &[push("l", &["a", "b"])]);
+        drop(j.write(std::slice::from_ref(&pop)).unwrap());
+        snapshot_record(&j, b1, &[push("l", &["c"]), set.clone()]);
+        let mut end = Vec::new();
+        codec::put_u128(&mut end, b1);
+        drop(j.submit(J_SNAP_END, &end, false).unwrap());
+        // A snapshot cut short (a crash in the middle): ignored.
+        let (b2, _) = j.submit(J_SNAP_BEGIN, &[], true).unwrap();
+        snapshot_record(&j, b2, &[push("l", &["never"])]);
+        drop(j.write(&[push("l", &["d"])]).unwrap());
+        // The snapshot's items, then the ops after its BEGIN.
+        let want = [
+            push("l", &["a", "b"]),
+            push("l", &["c"]),
+            set.clone(),
+            pop.clone(),
+            push("l", &["d"]),
+        ];
+        assert_eq!(replayed(&log), want);
+        // A compaction run for real ends the same way, and drops what
+        // comes before its BEGIN.
+        let items = vec![
+            (0, b("l"), Value::List(["b", "c", "d"].map(b).into()), 0),
+            (0, b("k"), Value::Str(b("v")), 7),
+        ];
+        assert!(j.compact(items).unwrap());
+        j.wait_compaction();
+        assert_eq!(j.compactions.load(Ordering::Relaxed), 1);
+        drop(j.write(std::slice::from_ref(&pop)).unwrap());
+        let set7 = Op::Set {
+            db: 0,
+            key: b("k"),
+            value: b("v"),
+            expire_at: 7,
+        };
+        assert_eq!(replayed(&log), [push("l", &["b", "c", "d"]), set7, pop]);
+        assert!(log.first_key().unwrap() > b2);
     }
 
     #[test]

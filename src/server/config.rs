@@ -70,8 +70,8 @@ pub const PARAMS: &[Param] = &[
     p("loglevel", "notice", Honoured),
     p("save", "", Accepted),
     p("appendfilename", "appendonly.aof", Accepted),
-    p("auto-aof-rewrite-percentage", "100", Accepted),
-    p("auto-aof-rewrite-min-size", "67108864", Accepted),
+    p("auto-aof-rewrite-percentage", "100", Honoured),
+    p("auto-aof-rewrite-min-size", "67108864", Honoured),
     p("maxmemory", "0", Accepted),
     p("maxmemory-policy", "noeviction", Accepted),
     p("list-max-listpack-size", "-2", Accepted),
@@ -211,7 +211,7 @@ impl Config {
             "appendonly" | "protected-mode" | "activerehashing" | "lazyfree-lazy-user-del" | "daemonize" | "cluster-enabled" | "latency-tracking" => {
                 parse_bool(value)?
             }
-            "maxclients" | "timeout" | "stream-node-max-entries" | "stream-node-max-bytes" | "client-query-buffer-limit" | "maxmemory" | "auto-aof-rewrite-min-size" | "tcp-keepalive" | "tcp-backlog" | "hz" => {
+            "maxclients" | "timeout" | "stream-node-max-entries" | "stream-node-max-bytes" | "client-query-buffer-limit" | "maxmemory" | "auto-aof-rewrite-min-size" | "auto-aof-rewrite-percentage" | "tcp-keepalive" | "tcp-backlog" | "hz" => {
                 parse_u64(value)?.to_string()
             }
             "proto-max-bulk-len" => {

@@ -62,6 +62,8 @@ pub fn engine_config(cfg: &Config) -> EngineConfig {
         max_bytes: cfg.number("stream-node-max-bytes"),
     };
     e.stream_defaults = StreamSettings::default();
+    e.journal_rewrite_pct = cfg.number("auto-aof-rewrite-percentage");
+    e.journal_rewrite_min = cfg.number("auto-aof-rewrite-min-size");
     e
 }
 

@@ -99,5 +99,11 @@ fn apply(ctx: &Ctx, cfg: &crate::server::config::Config) -> Result<(), CmdError>
         max_bytes: cfg.number("stream-node-max-bytes"),
     });
     ctx.engine.set_default_fsync(cfg.fsync());
+    let j = ctx.engine.journal();
+    let r = std::sync::atomic::Ordering::Relaxed;
+    j.rewrite_pct
+        .store(cfg.number("auto-aof-rewrite-percentage"), r);
+    j.rewrite_min
+        .store(cfg.number("auto-aof-rewrite-min-size"), r);
     Ok(())
 }

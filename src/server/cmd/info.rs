@@ -94,7 +94,9 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "persistence" => write!(
             out,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:{}\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\naof_current_size:{}\r\n",
+            u8::from(ctx.engine.journal().compacting()),
+            ctx.engine.journal().size(),
         ),
         "stats" => write!(
             out,
@@ -159,15 +161,19 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "brook" => {
             let st = ctx.engine.storage_stats();
+            let j = ctx.engine.journal();
             write!(
                 out,
-                "# Brook\r\nappendfsync:{}\r\nopen_logs:{}\r\nsegments:{}\r\ndisk_bytes:{}\r\nfsyncs:{}\r\nlast_fsync_usec:{}\r\n",
+                "# Brook\r\nappendfsync:{}\r\nopen_logs:{}\r\nsegments:{}\r\ndisk_bytes:{}\r\nfsyncs:{}\r\nlast_fsync_usec:{}\r\njournal_bytes:{}\r\njournal_compactions:{}\r\njournal_compacting:{}\r\n",
                 cfg.fsync().as_str(),
                 st.logs,
                 st.segments,
                 st.disk_bytes,
                 st.fsyncs,
                 st.last_fsync_micros,
+                j.size(),
+                j.compactions.load(r),
+                u8::from(j.compacting()),
             )
         }
         _ => Ok(()),

@@ -31,8 +31,14 @@ pub fn run_bgsave(ctx: &mut Ctx, mut args: Args) -> CmdResult {
 }
 
 /// BGREWRITEAOF: syncs every log before answering.
+/// BGREWRITEAOF: compacts the journal of lists and strings in the
+/// background (streams need no rewrite: their logs are the data).
 pub fn run_bgrewriteaof(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    sync(ctx)?;
+    if !ctx.engine.compact_memory(false)? {
+        return Err(CmdError::err(
+            "Background append only file rewriting already in progress",
+        ));
+    }
     Ok(simple("Background append only file rewriting started").into())
 }
 
