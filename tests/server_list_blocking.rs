@@ -392,3 +392,71 @@ fn blocked_list_clients_unblock_disconnect_and_resp3() {
     let out = talk(s.addr, b"BLPOP r3 0.05\r\nBLMOVE r3 x LEFT LEFT 0.05\r\n");
     assert_eq!(out, "*-1\r\n$-1\r\n");
 }
+
+/// A pipeline of pushes and pops runs as one batch (one journal record):
+/// the replies are those of the commands one by one, blocked clients are
+/// served after it, an expired key met in the middle keeps the journal in
+/// order, and a kill -9 under `always` keeps it all.
+#[test]
+fn pipelined_pushes_and_pops_run_as_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--appendfsync", "always"];
+    let s = Server::start(dir.path(), &flags);
+    let mut c = s.conn();
+    q::<i64>(&mut c, &["RPUSH", "e", "old1", "old2"]);
+    q::<i64>(&mut c, &["PEXPIRE", "e", "30"]);
+    let waiter = spawn(&s, &["BLPOP", "w", "0"]);
+    wait_blocked(&mut c, 1);
+    std::thread::sleep(Duration::from_millis(50));
+    // A model of the lists, to check every reply.
+    let mut model: std::collections::HashMap<&str, std::collections::VecDeque<String>> =
+        Default::default();
+    let mut p = redis::pipe();
+    let mut expected = Vec::new();
+    let mut rng = common::Rng(7);
+    for i in 0..2000 {
+        let key = ["a", "b", "e"][(rng.next() % 3) as usize];
+        let l = model.entry(key).or_default();
+        match rng.next() % 4 {
+            0 => {
+                p.cmd("LPUSH").arg(key).arg(i);
+                l.push_front(i.to_string());
+                expected.push(Value::Int(l.len() as i64));
+            }
+            1 => {
+                p.cmd("RPUSH").arg(key).arg(i);
+                l.push_back(i.to_string());
+                expected.push(Value::Int(l.len() as i64));
+            }
+            2 => {
+                p.cmd("LPOP").arg(key);
+                expected.push(l.pop_front().map_or(Value::Nil, |v| bulk(&v)));
+            }
+            _ => {
+                p.cmd("RPOP").arg(key);
+                expected.push(l.pop_back().map_or(Value::Nil, |v| bulk(&v)));
+            }
+        }
+    }
+    p.cmd("RPUSH").arg("w").arg("for-the-waiter");
+    expected.push(Value::Int(1));
+    let got: Vec<Value> = p.query(&mut c).unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(
+        waiter.join().unwrap(),
+        Value::Array(vec![bulk("w"), bulk("for-the-waiter")])
+    );
+    let lists = |c: &mut redis::Connection| -> Vec<Vec<String>> {
+        ["a", "b", "e", "w"].iter().map(|k| list(c, k)).collect()
+    };
+    let before = lists(&mut c);
+    for (i, k) in ["a", "b", "e"].iter().enumerate() {
+        assert_eq!(before[i], Vec::from(model[k].clone()), "{k}");
+    }
+    assert!(before[3].is_empty());
+    drop(c);
+    s.kill9();
+    let s = Server::start(dir.path(), &flags);
+    let mut c = s.conn();
+    assert_eq!(lists(&mut c), before);
+}

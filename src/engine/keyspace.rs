@@ -1075,10 +1075,7 @@ impl Engine {
         let commit = self.memory.write(&ops)?;
         let mut outs = Vec::with_capacity(ops.len());
         for op in ops {
-            outs.push(memory::apply(ks, op).map_err(|r| match r {
-                Refused::WrongType => EngineError::WrongType,
-                Refused::DbIndex => EngineError::DbIndex,
-            })?);
+            outs.push(memory::apply(ks, op).map_err(refused)?);
         }
         if self.memory.wants_compaction() {
             if let Err(e) = self.start_compaction(ks) {
@@ -1105,6 +1102,33 @@ impl Engine {
             }
         }
         Ok(self.memory.compact(items)?)
+    }
+
+    /// Starts a [`MemBatch`].
+    pub fn mem_batch(&self) -> MemBatch<'_> {
+        MemBatch {
+            engine: self,
+            ks: lock(&self.ks),
+            pending: Pending::default(),
+        }
+    }
+
+    /// Drops every list and string and replays the journal again: after a
+    /// failed batch write, memory is what the journal holds.
+    fn reload_memory(&self, ks: &mut Keyspace) -> Result<(), EngineError> {
+        for db in 0..ks.dbs.len() {
+            let mem: Vec<Bytes> = ks.dbs[db]
+                .iter()
+                .filter(|(_, s)| s.is_mem())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in mem {
+                ks.remove(db, &k);
+                self.watches.notify(db, &k);
+            }
+        }
+        replay_memory(&self.memory.log, ks)?;
+        Ok(())
     }
 
     /// Compacts the journal of lists and strings now (BGREWRITEAOF); with
@@ -1142,6 +1166,7 @@ impl Engine {
             ks: &mut ks,
             db,
             commit: None,
+            batch: None,
         };
         let r = f(&mut txn);
         let commit = txn.commit.take();
@@ -1155,6 +1180,103 @@ pub struct MemTxn<'a> {
     ks: &'a mut Keyspace,
     db: usize,
     commit: Option<Commit>,
+    /// In a [`MemBatch`]: the ops applied and not journaled yet.
+    batch: Option<&'a mut Pending>,
+}
+
+/// Several commands' changes to lists and strings under one hold of the
+/// keyspace lock and journaled as one record (a pipeline of LPUSH or RPOP):
+/// each op is applied at once and the record is written by
+/// [`MemBatch::finish`], before any reply goes out. Should that write
+/// fail, the lists and strings are reloaded from the journal, so memory
+/// never holds a change the journal lacks.
+pub struct MemBatch<'e> {
+    engine: &'e Engine,
+    ks: MutexGuard<'e, Keyspace>,
+    pending: Pending,
+}
+
+/// A batch's ops applied and not journaled yet.
+#[derive(Default)]
+pub struct Pending {
+    /// How many.
+    n: u64,
+    /// Their encoding, one after the other.
+    buf: Vec<u8>,
+    /// The commit of what was journaled so far.
+    commit: Option<Commit>,
+    /// A journal write failed (its error): memory must be reloaded.
+    failed: Option<String>,
+}
+
+impl Pending {
+    /// Journals what is pending as one record.
+    fn write(&mut self, engine: &Engine) -> Result<(), EngineError> {
+        if self.n == 0 {
+            return Ok(());
+        }
+        match engine.memory.write_encoded(self.n, &self.buf) {
+            Ok(c) => {
+                self.commit = Some(c);
+                self.n = 0;
+                self.buf.clear();
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl<'e> MemBatch<'e> {
+    /// Runs `f` as [`Engine::mem`] does, inside the batch. Its commit is
+    /// the batch's.
+    pub fn run<R>(
+        &mut self,
+        db: usize,
+        f: impl FnOnce(&mut MemTxn<'_>) -> Result<R, EngineError>,
+    ) -> Result<R, EngineError> {
+        self.engine.check_db(&self.ks, db)?;
+        let mut txn = MemTxn {
+            engine: self.engine,
+            ks: &mut self.ks,
+            db,
+            commit: None,
+            batch: Some(&mut self.pending),
+        };
+        f(&mut txn)
+    }
+
+    /// Journals the batch's ops as one record; its commit, or `None` when
+    /// nothing changed.
+    pub fn finish(mut self) -> Result<Option<Commit>, EngineError> {
+        let written = if let Some(msg) = self.pending.failed.take() {
+            Err(EngineError::Storage(crate::error::StorageError::Io {
+                op: "write",
+                path: self.engine.memory.log.dir().to_path_buf(),
+                source: std::io::Error::other(msg),
+            }))
+        } else {
+            self.pending.write(self.engine)
+        };
+        match written {
+            Ok(()) => {
+                if self.engine.memory.wants_compaction() {
+                    if let Err(e) = self.engine.start_compaction(&self.ks) {
+                        tracing::warn!("journal compaction could not start: {e}");
+                    }
+                }
+                Ok(self.pending.commit.take())
+            }
+            Err(e) => {
+                tracing::warn!("journal write failed; lists and strings reloaded from it: {e}");
+                self.engine.reload_memory(&mut self.ks)?;
+                Err(e)
+            }
+        }
+    }
 }
 
 impl MemTxn<'_> {
@@ -1165,6 +1287,16 @@ impl MemTxn<'_> {
 
     /// The type of `key` (an expired key is removed first).
     pub fn kind(&mut self, key: &[u8]) -> Result<Option<KeyType>, EngineError> {
+        if let Some(p) = self.batch.as_deref_mut() {
+            // The removal of an expired key is journaled at once: what the
+            // batch applied before goes first, to keep the journal's order.
+            let expired = self.ks.dbs[self.db]
+                .get(key)
+                .is_some_and(|s| s.expire() != 0 && s.expired(now_ms()));
+            if expired {
+                p.write(self.engine)?;
+            }
+        }
         self.engine.reap(self.ks, self.db, key)?;
         Ok(self.ks.dbs[self.db].get(key).map(|s| s.kind))
     }
@@ -1231,12 +1363,41 @@ impl MemTxn<'_> {
             return Ok(Vec::new());
         }
         let touched: Vec<(usize, Bytes)> = ops.iter().flat_map(Op::touched).collect();
-        let (outs, commit) = self.engine.mem_write(self.ks, ops)?;
-        self.commit = Some(commit);
+        let outs = match self.batch.as_deref_mut() {
+            Some(p) => {
+                let mut outs = Vec::with_capacity(ops.len());
+                for op in ops {
+                    let at = p.buf.len();
+                    op.encode_into(&mut p.buf);
+                    match memory::apply(self.ks, op) {
+                        Ok(o) => outs.push(o),
+                        Err(r) => {
+                            // Not applied, so not journaled.
+                            p.buf.truncate(at);
+                            return Err(refused(r));
+                        }
+                    }
+                    p.n += 1;
+                }
+                outs
+            }
+            None => {
+                let (outs, commit) = self.engine.mem_write(self.ks, ops)?;
+                self.commit = Some(commit);
+                outs
+            }
+        };
         for (db, key) in touched {
             self.engine.watches.notify(db, &key);
         }
         Ok(outs)
+    }
+}
+
+fn refused(r: Refused) -> EngineError {
+    match r {
+        Refused::WrongType => EngineError::WrongType,
+        Refused::DbIndex => EngineError::DbIndex,
     }
 }
 

@@ -561,6 +561,15 @@ impl Journal {
         Ok(self.submit(J_OPS, &encode_ops(ops), false)?.1)
     }
 
+    /// Writes one record holding `n` ops already encoded one after the
+    /// other in `encoded`.
+    pub(super) fn write_encoded(&self, n: u64, encoded: &[u8]) -> Result<Commit, StorageError> {
+        let mut payload = Vec::with_capacity(encoded.len() + 10);
+        codec::put_u64(&mut payload, n);
+        payload.extend_from_slice(encoded);
+        Ok(self.submit(J_OPS, &payload, false)?.1)
+    }
+
     /// Bytes the journal holds, about.
     pub fn size(&self) -> u64 {
         self.size.load(Ordering::Relaxed)

@@ -44,6 +44,17 @@ const MAX_RESERVE_BYTES: usize = 16 << 20;
 /// bytes wait, even within one read's requests.
 const FLUSH_AT_BYTES: usize = 1 << 20;
 
+/// LPUSH, RPUSH, LPOP or RPOP: what a batch of list commands may hold.
+fn is_list_rw(args: &[Bytes]) -> bool {
+    let Some(name) = args.first() else {
+        return false;
+    };
+    args.len() >= 2
+        && [&b"LPUSH"[..], b"RPUSH", b"LPOP", b"RPOP"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 fn is_xadd(args: &[Bytes]) -> bool {
     args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
 }
@@ -264,7 +275,16 @@ impl Connection {
             }
             let mut reqs = reqs.into_iter().peekable();
             while let Some(args) = reqs.next() {
-                let end = if self.can_batch() && is_xadd(&args) {
+                let end = if is_list_rw(&args) && self.can_batch_lists() {
+                    // A pipeline of pushes and pops: one hold of the
+                    // keyspace, one journal record.
+                    let mut run = vec![args];
+                    while let Some(a) = reqs.next_if(|a| is_list_rw(a)) {
+                        run.push(a);
+                    }
+                    self.list_run(run);
+                    End::Continue
+                } else if self.can_batch() && is_xadd(&args) {
                     // A pipeline of XADDs to one key: one write for all.
                     let key = args[1].clone();
                     let mut run = vec![args];
@@ -322,6 +342,67 @@ impl Connection {
         }
         self.xadd_group(&key, plain);
         Ok(End::Continue)
+    }
+
+    /// Whether consecutive list commands may run as one batch: as
+    /// [`Connection::can_batch`], and no keyspace notifications (they read
+    /// the keyspace the batch holds).
+    fn can_batch_lists(&self) -> bool {
+        self.can_batch() && self.shared.hot.events.load(Ordering::Relaxed) == 0
+    }
+
+    /// Runs list commands as one [`crate::engine::keyspace::MemBatch`]:
+    /// replies in order, each after the batch's journal record; if that
+    /// write fails, every command that changed something answers the
+    /// error (memory was reloaded from the journal).
+    fn list_run(&mut self, run: Vec<Vec<Bytes>>) {
+        self.client.info.last_ms.store(
+            self.client.info.created.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        let outcomes = self.with_ctx(false, |ctx| {
+            ctx.batch = Some(ctx.engine.mem_batch());
+            let first_ready = ctx.ready.len();
+            let outs: Vec<Outcome> = run.into_iter().map(|a| table::execute(ctx, a)).collect();
+            let finished = match ctx.batch.take() {
+                Some(b) => b.finish(),
+                None => Ok(None),
+            };
+            match finished {
+                Ok(commit) => {
+                    let commits: Vec<Commit> = commit.into_iter().collect();
+                    for r in &mut ctx.ready[first_ready..] {
+                        r.2.extend(commits.iter().cloned());
+                    }
+                    outs.into_iter()
+                        .map(|o| match o {
+                            Outcome::Reply(f) if !commits.is_empty() => {
+                                Outcome::Durable(f, commits.clone())
+                            }
+                            o => o,
+                        })
+                        .collect::<Vec<_>>()
+                }
+                Err(e) => {
+                    ctx.ready.truncate(first_ready);
+                    let text = format!("ERR {e}");
+                    outs.into_iter()
+                        .map(|o| match o {
+                            Outcome::Reply(Frame::Error(b)) => Outcome::Reply(Frame::Error(b)),
+                            _ => Outcome::Reply(Frame::error(text.clone())),
+                        })
+                        .collect()
+                }
+            }
+        });
+        for o in outcomes {
+            match o {
+                Outcome::Durable(f, c) => self.push(f, c),
+                Outcome::Reply(f) => self.push(f, Vec::new()),
+                // Pushes and pops never block, close or sleep.
+                _ => {}
+            }
+        }
     }
 
     fn xadd_group(&mut self, key: &Bytes, group: Vec<XAdd>) {
@@ -430,6 +511,7 @@ impl Connection {
             in_exec: false,
             now_ms: now_ms(),
             ready: Vec::new(),
+            batch: None,
         };
         let r = f(&mut ctx);
         let ready = std::mem::take(&mut ctx.ready);

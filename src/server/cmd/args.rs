@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::engine::id::StreamId;
-use crate::engine::keyspace::Engine;
+use crate::engine::keyspace::{Engine, MemBatch, MemTxn};
 use crate::error::EngineError;
 use crate::resp::frame::Frame;
 use crate::server::blocking::{BlockSpec, Ready};
@@ -94,9 +94,26 @@ pub struct Ctx<'a> {
     /// Keys written to, whose blocked clients are served once the command
     /// (or the whole EXEC) is over, as Redis serves them.
     pub ready: Vec<Ready>,
+    /// A pipeline of list commands run as one batch (see
+    /// [`Ctx::mem`]).
+    pub batch: Option<MemBatch<'a>>,
 }
 
 impl Ctx<'_> {
+    /// Runs `f` on the lists and strings of the client's database, as
+    /// [`Engine::mem`] does, or inside the batch when one runs (its commit
+    /// is then the batch's, given when it ends).
+    pub fn mem<R>(
+        &mut self,
+        f: impl FnOnce(&mut MemTxn<'_>) -> Result<R, EngineError>,
+    ) -> Result<(R, Option<Commit>), EngineError> {
+        let db = self.client.db;
+        match &mut self.batch {
+            Some(b) => Ok((b.run(db, f)?, None)),
+            None => self.engine.mem(db, f),
+        }
+    }
+
     /// The client's database.
     pub fn db(&self) -> usize {
         self.client.db

@@ -18,7 +18,7 @@ fn pop(ctx: &mut Ctx, mut args: Args, tail: bool) -> CmdResult {
         }
     };
     args.end()?;
-    let (items, commit) = ctx.engine.mem(ctx.db(), |m| {
+    let (items, commit) = ctx.mem(|m| {
         let len = m.list(&key, |l| l.map(|l| l.len()))?;
         let Some(len) = len else {
             return Ok(None);
@@ -36,7 +36,7 @@ fn pop(ctx: &mut Ctx, mut args: Args, tail: bool) -> CmdResult {
         }])?;
         Ok(Some(outs.pop().map(|o| o.items).unwrap_or_default()))
     })?;
-    if commit.is_some() {
+    if items.as_ref().is_some_and(|i| !i.is_empty()) {
         ctx.notify_list(ev::list_side(true, tail), &key);
     }
     let reply = match (items, count) {

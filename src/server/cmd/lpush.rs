@@ -9,7 +9,7 @@ use crate::server::events as ev;
 fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdResult {
     let key = args.need()?;
     let items = args.rest();
-    let (len, commit) = ctx.engine.mem(ctx.db(), |m| {
+    let (len, commit) = ctx.mem(|m| {
         match m.kind(&key)? {
             None if only_existing => return Ok(0),
             None | Some(KeyType::List) => {}
@@ -24,7 +24,7 @@ fn push(ctx: &mut Ctx, mut args: Args, tail: bool, only_existing: bool) -> CmdRe
         }])?;
         Ok(outs.first().map_or(0, |o| o.n))
     })?;
-    if commit.is_some() {
+    if len > 0 {
         ctx.wake(&key, commit.as_slice());
         ctx.notify(ev::LIST, ev::list_side(false, tail), &key);
     }
