@@ -82,15 +82,21 @@ impl Group {
                 }
             }
         }
+        // One copy of the name, the consumer's own: not the request's
+        // buffer, which a kept slice would pin in memory.
+        let name = match self.consumers.get_key_value(&consumer[..]) {
+            Some((k, _)) => k.clone(),
+            None => Bytes::copy_from_slice(consumer),
+        };
         self.consumers
-            .entry(consumer.clone())
+            .entry(name.clone())
             .or_default()
             .pending
             .insert(id);
         self.pel.insert(
             id,
             Pending {
-                consumer: consumer.clone(),
+                consumer: name,
                 delivered_ms,
                 deliveries,
             },

@@ -809,6 +809,13 @@ impl Journal {
     }
 }
 
+/// A copy of a value in an allocation of its own. Values arrive as slices
+/// of a request's read buffer (or of a replayed record); kept as they are,
+/// each would pin that whole buffer for as long as it lives.
+fn own(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
+}
+
 /// The in-memory slot at `(db, key)`: `Ok(None)` when the key is missing,
 /// WrongType when it holds a stream.
 fn mem_slot(ks: &Keyspace, db: usize, key: &[u8]) -> Result<Option<Arc<Slot>>, Refused> {
@@ -849,7 +856,7 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
         } => {
             check_db(ks, db)?;
             mem_slot(ks, db, &key)?;
-            let slot = Slot::new_mem(Value::Str(value));
+            let slot = Slot::new_mem(Value::Str(own(&value)));
             slot.expire_at.store(expire_at, Ordering::Release);
             ks.remove(db, &key);
             ks.insert(db, key, slot);
@@ -873,6 +880,7 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             let slot = list_or_create(ks, db, key)?;
             out.n = with_list(&slot, |l| {
                 for it in items {
+                    let it = own(&it);
                     if tail {
                         l.push_back(it);
                     } else {
@@ -907,7 +915,7 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             if let Some(slot) = list_slot(ks, db, &key)? {
                 with_list(&slot, |l| {
                     if let Some(it) = usize::try_from(index).ok().and_then(|i| l.get_mut(i)) {
-                        *it = value;
+                        *it = own(&value);
                     }
                 });
             }
@@ -921,7 +929,7 @@ pub(crate) fn apply(ks: &mut Keyspace, op: Op) -> Result<Outcome, Refused> {
             if let Some(slot) = list_slot(ks, db, &key)? {
                 out.n = with_list(&slot, |l| {
                     let at = usize::try_from(index).unwrap_or(usize::MAX).min(l.len());
-                    l.insert(at, value);
+                    l.insert(at, own(&value));
                     l.len() as u64
                 });
             }

@@ -161,7 +161,7 @@ impl Meta {
             }
             Op::GroupCreate { group, cursor } => {
                 self.groups
-                    .insert(group, Group::new(cursor.last_id, cursor.entries_read));
+                    .insert(own(&group), Group::new(cursor.last_id, cursor.entries_read));
             }
             Op::GroupDestroy { group } => {
                 self.groups.remove(&group);
@@ -189,7 +189,10 @@ impl Meta {
                     g.remove_pending(id);
                 }
                 if let Some(t) = touch {
-                    let c = g.consumers.entry(t.consumer.clone()).or_default();
+                    let c = match g.consumers.get_mut(&t.consumer[..]) {
+                        Some(c) => c,
+                        None => g.consumers.entry(own(&t.consumer)).or_default(),
+                    };
                     c.seen_ms = t.seen_ms;
                     if t.active_ms.is_some() {
                         c.active_ms = t.active_ms;
@@ -334,7 +337,7 @@ fn get_group(r: &mut Reader, max: usize) -> Result<Group, Malformed> {
         let name = r.bytes()?;
         let seen_ms = r.u64()?;
         let active_ms = get_opt_u64(r)?;
-        let c = g.consumers.entry(name.clone()).or_default();
+        let c = g.consumers.entry(own(&name)).or_default();
         c.seen_ms = seen_ms;
         c.active_ms = active_ms;
         let np = r.len(max)?;
@@ -566,6 +569,12 @@ impl Op {
         }
         Ok((dep, op))
     }
+}
+
+/// A copy of `b` in an allocation of its own: names kept in memory must
+/// not be slices of a request's (or a read's) buffer, which they would pin.
+fn own(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
 }
 
 #[cfg(test)]

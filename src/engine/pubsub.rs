@@ -184,6 +184,11 @@ pub struct PubSub {
     pub limits: Arc<Limits>,
 }
 
+/// A copy in an allocation of its own (see [`PubSub::publish`]).
+fn own(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
+}
+
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
 }
@@ -220,7 +225,7 @@ impl PubSub {
     /// Subscribes `mailbox` to `name`.
     pub fn subscribe(&self, space: Space, name: Bytes, mailbox: &Arc<Mailbox>) {
         write(self.space(space))
-            .entry(name)
+            .entry(own(&name))
             .or_default()
             .insert(mailbox.id, mailbox.clone());
     }
@@ -239,6 +244,9 @@ impl PubSub {
     /// Delivers `payload` to the subscribers of `channel` and of the
     /// patterns matching it (PUBLISH); the number of deliveries.
     pub fn publish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
+        // One copy for every subscriber: a slice of the request's buffer
+        // would pin all of it while the message waits in a slow mailbox.
+        let (channel, payload) = (&own(channel), &own(payload));
         let mut n = self.deliver(Space::Channel, channel, None, payload, now_ms);
         let patterns = read(&self.patterns);
         for (pattern, subs) in patterns.iter() {
@@ -262,6 +270,7 @@ impl PubSub {
     /// Delivers `payload` to the subscribers of shard channel `channel`
     /// (SPUBLISH).
     pub fn spublish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
+        let (channel, payload) = (&own(channel), &own(payload));
         self.deliver(Space::Shard, channel, None, payload, now_ms)
     }
 
@@ -338,12 +347,12 @@ mod tests {
             let m = inbox.try_recv().unwrap();
             // The same message, so the same payload bytes.
             assert!(Arc::ptr_eq(&m, &first));
-            assert_eq!(m.payload.as_ptr(), payload.as_ptr());
+            assert_eq!(m.payload.as_ptr(), first.payload.as_ptr());
             assert!(inbox.try_recv().is_none());
         }
         let m = pat.try_recv().unwrap();
         assert_eq!(m.pattern, Some(b("n*s")));
-        assert_eq!(m.payload.as_ptr(), payload.as_ptr());
+        assert_eq!(m.payload.as_ptr(), first.payload.as_ptr());
         assert!(pat.try_recv().is_none());
         assert_eq!(ps.publish(&b("other"), &payload, 0), 0);
         assert_eq!(ps.spublish(&b("news"), &payload, 0), 0);

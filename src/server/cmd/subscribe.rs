@@ -50,6 +50,9 @@ fn subscribe(ctx: &mut Ctx, mut args: Args, space: Space) -> CmdResult {
     };
     let mut out = BytesMut::new();
     for name in args.rest() {
+        // Kept for as long as the subscription: a copy, not a slice of the
+        // request's buffer.
+        let name = Bytes::copy_from_slice(&name);
         if ctx.client.subs.names[Subs::slot(space)].insert(name.clone()) {
             ctx.shared.pubsub.subscribe(space, name.clone(), &mailbox);
         }
