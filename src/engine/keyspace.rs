@@ -1011,7 +1011,8 @@ impl Engine {
         self.write_catalog(&mut ks, CAT_SWAP, &p)?;
         // The lists and strings swap in the journal too. Only recorded:
         // the swap below moves every key.
-        drop(self.memory.write(&[Op::SwapDb { a, b }])?);
+        // Waited for, as the catalog's record is.
+        self.memory.write(&[Op::SwapDb { a, b }])?.wait()?;
         ks.dbs.swap(a, b);
         ks.scan.swap(a, b);
         Ok(())
@@ -1059,10 +1060,14 @@ impl Engine {
 
     /// Syncs every open log.
     pub fn sync(&self) -> Result<(), EngineError> {
-        // A compaction in progress ends first: nothing then writes behind
-        // the sync (or a reopen).
-        self.memory.wait_compaction();
         Ok(self.store.sync_all()?)
+    }
+
+    /// Waits for a running compaction of the journal, then syncs every
+    /// log: before a shutdown or a reopen, so that nothing writes behind.
+    pub fn quiesce(&self) -> Result<(), EngineError> {
+        self.memory.wait_compaction();
+        self.sync()
     }
 }
 
@@ -1095,10 +1100,11 @@ impl Engine {
         if self.memory.compacting() {
             return Ok(false);
         }
-        let now = now_ms();
         let mut items = Vec::new();
         for (db, m) in ks.dbs.iter().enumerate() {
-            for (key, slot) in m.iter().filter(|(_, s)| s.is_mem() && !s.expired(now)) {
+            // Expired keys too: replay drops them, and should the clock
+            // step back, the snapshot still agrees with what follows.
+            for (key, slot) in m.iter().filter(|(_, s)| s.is_mem()) {
                 if let Some(v) = slot.value().clone() {
                     items.push((db, key.clone(), v, slot.expire()));
                 }
@@ -1119,6 +1125,10 @@ impl Engine {
     /// Drops every list and string and replays the journal again: after a
     /// failed batch write, memory is what the journal holds.
     fn reload_memory(&self, ks: &mut Keyspace) -> Result<(), EngineError> {
+        // A compaction ending meanwhile would drop segments under the
+        // replay (it never takes the keyspace lock, so this cannot wait
+        // for ever).
+        self.memory.wait_compaction();
         for db in 0..ks.dbs.len() {
             let mem: Vec<Bytes> = ks.dbs[db]
                 .iter()
@@ -1293,10 +1303,11 @@ impl MemTxn<'_> {
         if let Some(p) = self.batch.as_deref_mut() {
             // The removal of an expired key is journaled at once: what the
             // batch applied before goes first, to keep the journal's order.
-            let expired = self.ks.dbs[self.db]
+            // Any key with an expiry time: the clock is read again below.
+            if self.ks.dbs[self.db]
                 .get(key)
-                .is_some_and(|s| s.expire() != 0 && s.expired(now_ms()));
-            if expired {
+                .is_some_and(|s| s.expire() != 0)
+            {
                 p.write(self.engine)?;
             }
         }
@@ -1394,6 +1405,14 @@ impl MemTxn<'_> {
             self.engine.watches.notify(db, &key);
         }
         Ok(outs)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // A compaction thread holds the journal: it ends before the files
+        // can be opened again.
+        self.memory.wait_compaction();
     }
 }
 

@@ -589,7 +589,7 @@ impl Journal {
         let size = self.size();
         let base = self.base.load(Ordering::Relaxed);
         size >= self.rewrite_min.load(Ordering::Relaxed)
-            && size.saturating_sub(base) * 100 >= base.max(1) * pct
+            && size.saturating_sub(base).saturating_mul(100) >= base.max(1).saturating_mul(pct)
     }
 
     /// Starts a compaction of `items`, the state as of now (the caller
@@ -614,23 +614,23 @@ impl Journal {
                 let started = std::time::Instant::now();
                 match me.write_snapshot(begin, items) {
                     Ok(bytes) => {
-                        // What the dropped segments held no longer counts.
-                        let size = me
-                            .size
-                            .load(Ordering::Relaxed)
-                            .saturating_sub(size_at_begin)
-                            + bytes;
-                        me.size.store(size, Ordering::Relaxed);
+                        // What the dropped segments held no longer counts;
+                        // the snapshot was counted as it was written.
+                        let before = me.size.fetch_sub(size_at_begin, Ordering::AcqRel);
+                        let size = before.saturating_sub(size_at_begin);
                         me.base.store(size, Ordering::Relaxed);
                         me.compactions.fetch_add(1, Ordering::Relaxed);
                         tracing::info!(
-                            "journal compacted: {} bytes now, in {} ms",
+                            "journal compacted: a snapshot of {} bytes, {} bytes now, in {} ms",
+                            bytes,
                             size,
                             started.elapsed().as_millis()
                         );
                     }
                     Err(e) => {
-                        tracing::warn!("journal compaction failed, the journal is kept whole: {e}")
+                        // Not again before the journal grows as much more.
+                        me.base.store(me.size(), Ordering::Relaxed);
+                        tracing::warn!("journal compaction failed, the journal is kept whole: {e}");
                     }
                 }
                 me.compacting.store(false, Ordering::Release);
@@ -682,6 +682,12 @@ impl Journal {
         for (db, key, value, expire_at) in items {
             match value {
                 Value::Str(v) => {
+                    // A large value goes in a record of its own, so that no
+                    // record outgrows what a live one may hold.
+                    if pending > 0 && pending + v.len() > SNAP_CHUNK_BYTES {
+                        flush(&mut ops, &mut bytes)?;
+                        pending = 0;
+                    }
                     pending += key.len() + v.len();
                     ops.push(Op::Set {
                         db,
@@ -1095,26 +1101,26 @@ pub fn lrem(l: &mut VecDeque<Bytes>, count: i64, value: &[u8]) -> u64 {
     } else {
         count.unsigned_abs()
     };
+    // One pass, whatever the number of matches.
     let mut removed = 0u64;
+    let mut keep = |it: &Bytes| {
+        if removed < max && it == value {
+            removed += 1;
+            false
+        } else {
+            true
+        }
+    };
     if count >= 0 {
-        let mut i = 0;
-        while i < l.len() && removed < max {
-            if l[i] == value {
-                l.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
+        l.retain(|it| keep(it));
     } else {
-        let mut i = l.len();
-        while i > 0 && removed < max {
-            i -= 1;
-            if l[i] == value {
-                l.remove(i);
-                removed += 1;
+        let mut kept: VecDeque<Bytes> = VecDeque::with_capacity(l.len());
+        while let Some(it) = l.pop_back() {
+            if keep(&it) {
+                kept.push_front(it);
             }
         }
+        *l = kept;
     }
     removed
 }

@@ -160,7 +160,7 @@ impl Drop for Registration<'_> {
 impl Blocked {
     /// Clients blocked now (INFO's `blocked_clients`).
     pub fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
+        self.count.load(Ordering::SeqCst)
     }
 
     /// True when nobody is blocked.
@@ -178,7 +178,12 @@ impl Blocked {
         spec: BlockSpec,
     ) -> Result<Served, (Registration<'a>, oneshot::Receiver<Served>)> {
         let mut inner = lock(&self.inner);
+        // Counted before the last try: a writer that finds the count at 0
+        // skips the registry, so it must not be 0 once the try has looked
+        // (the keyspace lock orders the try before the write).
+        self.count.fetch_add(1, Ordering::SeqCst);
         if let Some(s) = try_read(shared, engine, &spec) {
+            self.count.fetch_sub(1, Ordering::SeqCst);
             return Ok(s);
         }
         let id = inner.next;
@@ -188,7 +193,6 @@ impl Blocked {
         }
         let (tx, rx) = oneshot::channel();
         inner.waiters.insert(id, Waiter { spec, tx });
-        self.count.fetch_add(1, Ordering::Relaxed);
         Err((Registration { blocked: self, id }, rx))
     }
 

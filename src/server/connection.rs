@@ -348,7 +348,12 @@ impl Connection {
     /// [`Connection::can_batch`], and no keyspace notifications (they read
     /// the keyspace the batch holds).
     fn can_batch_lists(&self) -> bool {
-        self.can_batch() && self.shared.hot.events.load(Ordering::Relaxed) == 0
+        // No blocked client either: they are served after each command,
+        // which a batch would defer. None can block while the batch holds
+        // the keyspace.
+        self.can_batch()
+            && self.shared.hot.events.load(Ordering::Relaxed) == 0
+            && self.shared.blocked.is_empty()
     }
 
     /// Runs list commands as one [`crate::engine::keyspace::MemBatch`]:
@@ -595,9 +600,19 @@ impl Connection {
                 _ = shutdown.wait_for(|s| *s) => { end = End::Close; break None; }
                 r = self.reader.read_buf(&mut self.rbuf) => {
                     // Requests pipelined behind the blocked one wait in the
-                    // buffer; a closed socket ends the wait.
+                    // buffer, within the query buffer limit; a closed socket
+                    // ends the wait.
+                    let limit = shared.hot.query_limit.load(Ordering::Relaxed) as usize;
                     match r {
                         Ok(0) | Err(_) => { end = End::Close; break None; }
+                        Ok(_) if limit > 0 && self.rbuf.len() > limit => {
+                            tracing::warn!(
+                                client = info.id,
+                                "closing blocked client that reached max query buffer length"
+                            );
+                            end = End::Close;
+                            break None;
+                        }
                         Ok(_) => {}
                     }
                 }

@@ -197,7 +197,7 @@ pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
         }
     }
     let engine = shared.engine();
-    tokio::task::block_in_place(|| engine.sync()).map_err(ServeError::Sync)?;
+    tokio::task::block_in_place(|| engine.quiesce()).map_err(ServeError::Sync)?;
     tracing::info!("Brook is now ready to exit, bye bye...");
     Ok(())
 }

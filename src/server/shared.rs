@@ -235,7 +235,7 @@ impl Shared {
     ) -> Result<(), crate::error::EngineError> {
         let mut slot = self.engine.write().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = slot.take() {
-            old.sync()?;
+            old.quiesce()?;
             let mut old = old;
             // Others drop their clones when their command ends.
             let deadline = Instant::now() + std::time::Duration::from_secs(30);

@@ -33,7 +33,8 @@ pub fn timeout(raw: &[u8]) -> Result<Option<Duration>, CmdError> {
     if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::err("timeout is negative"));
     }
-    let ms = ms as u64;
+    // Rounded up, as Redis does: 0.0001 waits 1 ms, not for ever.
+    let ms = ms.ceil() as u64;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
@@ -175,6 +176,7 @@ mod tests {
         assert_eq!(timeout(b"0.5").unwrap(), Some(Duration::from_millis(500)));
         assert_eq!(timeout(b"2").unwrap(), Some(Duration::from_secs(2)));
         assert_eq!(timeout(b"1e-1").unwrap(), Some(Duration::from_millis(100)));
+        assert_eq!(timeout(b"0.0001").unwrap(), Some(Duration::from_millis(1)));
         for (bad, text) in [
             (&b"x"[..], "ERR timeout is not a float or out of range"),
             (b"nan", "ERR timeout is not a float or out of range"),

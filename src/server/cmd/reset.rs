@@ -9,6 +9,11 @@ use crate::server::shared::lock;
 /// Back to a fresh connection's state: database 0, RESP2, no name, no
 /// MULTI, no WATCH, replies on, and unauthenticated when a password is set.
 pub fn run(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    // Out of the registry, then the messages queued before go out ahead
+    // of the reply.
+    ctx.client.subs.clear(&ctx.shared.pubsub, &ctx.client.info);
+    let mut out = bytes::BytesMut::new();
+    super::subscribe::drain(ctx, &mut out);
     let c = &mut *ctx.client;
     c.db = 0;
     c.info.db.store(0, Ordering::Relaxed);
@@ -21,7 +26,6 @@ pub fn run(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx.shared.watched.unwatch(db, &key);
     }
     c.reply = ReplyMode::On;
-    c.subs.clear(&ctx.shared.pubsub, &c.info);
     *lock(&c.info.name) = bytes::Bytes::new();
     let pass = ctx
         .shared
@@ -30,5 +34,9 @@ pub fn run(ctx: &mut Ctx, _args: Args) -> CmdResult {
         .unwrap_or_default()
         .to_string();
     c.authenticated = pass.is_empty();
-    Ok(simple("RESET").into())
+    if out.is_empty() {
+        return Ok(simple("RESET").into());
+    }
+    out.extend_from_slice(b"+RESET\r\n");
+    Ok(crate::resp::frame::Frame::Raw(out.freeze()).into())
 }

@@ -62,23 +62,57 @@ fn subscribe(ctx: &mut Ctx, mut args: Args, space: Space) -> CmdResult {
     Ok(Frame::Raw(out.freeze()).into())
 }
 
+/// Encodes the messages already queued for the client into `out`: they
+/// were published before what comes next (an unsubscribe, a RESET), so a
+/// RESP2 client out of subscribed mode never sees one after.
+pub fn drain(ctx: &mut Ctx, out: &mut BytesMut) {
+    let proto = ctx.client.protocol;
+    let Some(inbox) = ctx.client.subs.inbox.as_mut() else {
+        return;
+    };
+    while let Some(m) = inbox.try_recv() {
+        let kind: &'static [u8] = match m.space {
+            Space::Channel => b"message",
+            Space::Pattern => b"pmessage",
+            Space::Shard => b"smessage",
+        };
+        let mut items = vec![Frame::Bulk(Bytes::from_static(kind))];
+        items.extend(m.pattern.clone().map(Frame::Bulk));
+        items.push(Frame::Bulk(m.channel.clone()));
+        items.push(Frame::Bulk(m.payload.clone()));
+        Frame::Push(items).encode_into(out, proto);
+    }
+}
+
 fn unsubscribe(ctx: &mut Ctx, mut args: Args, space: Space) -> CmdResult {
     let slot = Subs::slot(space);
     let mut names = args.rest();
     if names.is_empty() {
         names = ctx.client.subs.names[slot].iter().cloned().collect();
     }
+    // Out of the registry first, then what was queued meanwhile goes out
+    // ahead of the confirmations: nothing for these names comes after.
+    let mut counts = Vec::with_capacity(names.len());
+    for name in &names {
+        if ctx.client.subs.names[slot].remove(name) {
+            ctx.shared
+                .pubsub
+                .unsubscribe(space, name, ctx.client.info.id);
+        }
+        counts.push(ctx.client.subs.count(space));
+    }
     let mut out = BytesMut::new();
+    drain(ctx, &mut out);
     if names.is_empty() {
         confirm(ctx, &mut out, space, false, Frame::Null);
     }
-    for name in names {
-        if ctx.client.subs.names[slot].remove(&name) {
-            ctx.shared
-                .pubsub
-                .unsubscribe(space, &name, ctx.client.info.id);
-        }
-        confirm(ctx, &mut out, space, false, Frame::Bulk(name));
+    for (name, n) in names.into_iter().zip(counts) {
+        let push = Frame::Push(vec![
+            Frame::Bulk(Bytes::from_static(word(space, false).as_bytes())),
+            Frame::Bulk(name),
+            Frame::Integer(n as i64),
+        ]);
+        push.encode_into(&mut out, ctx.client.protocol);
     }
     publish_counts(ctx, space);
     Ok(Frame::Raw(out.freeze()).into())
