@@ -121,12 +121,26 @@ pub fn emit(shared: &Shared, class: u32, event: &str, db: usize, key: &[u8]) {
 /// Publishes list event `event` on `key` and, when that emptied the list
 /// (which deleted it), the generic `del`.
 pub fn emit_list(shared: &Shared, engine: &Engine, event: &str, db: usize, key: &[u8]) {
+    emit_list_with(shared, event, db, key, || {
+        matches!(engine.key_type(db, key), Ok(None))
+    });
+}
+
+/// [`emit_list`] where `gone` tells whether the list is gone (read from
+/// wherever the caller holds the keyspace).
+pub fn emit_list_with(
+    shared: &Shared,
+    event: &str,
+    db: usize,
+    key: &[u8],
+    gone: impl FnOnce() -> bool,
+) {
     let flags = shared.hot.events.load(std::sync::atomic::Ordering::Relaxed);
     if flags & (LIST | GENERIC) == 0 {
         return;
     }
     emit(shared, LIST, event, db, key);
-    if flags & GENERIC != 0 && matches!(engine.key_type(db, key), Ok(None)) {
+    if flags & GENERIC != 0 && gone() {
         emit(shared, GENERIC, "del", db, key);
     }
 }

@@ -143,26 +143,14 @@ impl Ctx<'_> {
     /// [`Ctx::notify`] for a list change that may have emptied the list
     /// (then `del` follows).
     pub fn notify_list(&mut self, event: &str, key: &[u8]) {
-        use crate::server::events as ev;
         let db = self.client.db;
-        let flags = self
-            .shared
-            .hot
-            .events
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if flags & (ev::LIST | ev::GENERIC) == 0 {
-            return;
-        }
-        ev::emit(self.shared, ev::LIST, event, db, key);
+        let (shared, engine, batch) = (self.shared, self.engine, &mut self.batch);
         // Inside a batch the keyspace is the batch's (notifications may
         // have been switched on while it ran).
-        let gone = match &mut self.batch {
-            Some(b) => b.run(db, |m| Ok(m.kind(key)?.is_none())),
-            None => self.engine.key_type(db, key).map(|t| t.is_none()),
-        };
-        if flags & ev::GENERIC != 0 && matches!(gone, Ok(true)) {
-            ev::emit(self.shared, ev::GENERIC, "del", db, key);
-        }
+        crate::server::events::emit_list_with(shared, event, db, key, || match batch {
+            Some(b) => matches!(b.run(db, |m| Ok(m.kind(key)?.is_none())), Ok(true)),
+            None => matches!(engine.key_type(db, key), Ok(None)),
+        });
     }
 
     /// Whether replies use RESP3.
