@@ -399,4 +399,22 @@ fn keyspace_notifications() {
         false,
     );
     assert_eq!(sub.read(usize::MAX), expected);
+    // Expired keys, removed by the background pass or when looked up.
+    q::<String>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
+    q::<String>(&mut c, &["SET", "lock", "token", "PX", "50"]);
+    q::<i64>(&mut c, &["RPUSH", "job", "a"]);
+    q::<i64>(&mut c, &["PEXPIRE", "job", "20"]);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "job"]), 0);
+    let job = push(
+        "pmessage",
+        &["__keyevent@0__:*", "__keyevent@0__:expired", "job"],
+        false,
+    );
+    let lock = push(
+        "pmessage",
+        &["__keyevent@0__:*", "__keyevent@0__:expired", "lock"],
+        false,
+    );
+    assert_eq!(sub.read(job.len() + lock.len()), job + &lock);
 }

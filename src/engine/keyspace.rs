@@ -210,6 +210,11 @@ pub struct Engine {
     /// Lists and strings replayed at open, and those dropped (see
     /// [`Recovery`]).
     recovered_memory: (u64, u64),
+    /// Keys removed because they expired, not yet taken by
+    /// [`Engine::take_expired`] (the server's `expired` notifications);
+    /// the oldest go past `EXPIRED_KEPT`.
+    expired: Mutex<std::collections::VecDeque<(usize, Bytes)>>,
+    expired_n: std::sync::atomic::AtomicUsize,
 }
 
 const CATALOG: &str = "catalog";
@@ -348,6 +353,8 @@ impl Engine {
             watches: Default::default(),
             memory,
             recovered_memory: (memory_keys, memory_conflicts),
+            expired: Mutex::new(std::collections::VecDeque::new()),
+            expired_n: std::sync::atomic::AtomicUsize::new(0),
         };
         engine.redo_txns()?;
         Ok(engine)
@@ -666,7 +673,24 @@ impl Engine {
             _ => return Ok(false),
         };
         self.remove_slot(ks, db, key, &slot)?;
+        let mut q = lock(&self.expired);
+        if q.len() >= EXPIRED_KEPT {
+            q.pop_front();
+        }
+        q.push_back((db, Bytes::copy_from_slice(key)));
+        self.expired_n.store(q.len(), Ordering::Release);
         Ok(true)
+    }
+
+    /// The keys removed because they expired since the last call, oldest
+    /// first (at most the last `EXPIRED_KEPT`).
+    pub fn take_expired(&self) -> Vec<(usize, Bytes)> {
+        if self.expired_n.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        let mut q = lock(&self.expired);
+        self.expired_n.store(0, Ordering::Release);
+        q.drain(..).collect()
     }
 
     /// Sets (Unix ms) or clears (0) a key's expiry time, persisted in the
@@ -1407,6 +1431,9 @@ impl MemTxn<'_> {
         Ok(outs)
     }
 }
+
+/// Expired keys kept for [`Engine::take_expired`].
+const EXPIRED_KEPT: usize = 10_000;
 
 impl Drop for Engine {
     fn drop(&mut self) {

@@ -519,6 +519,7 @@ impl Connection {
             batch: None,
         };
         let r = f(&mut ctx);
+        super::events::emit_expired(&shared, &engine);
         let ready = std::mem::take(&mut ctx.ready);
         if !ready.is_empty() {
             shared.blocked.serve(&shared, &engine, ready);

@@ -118,6 +118,18 @@ pub fn emit(shared: &Shared, class: u32, event: &str, db: usize, key: &[u8]) {
     }
 }
 
+/// Publishes `expired` for the keys the engine removed because they
+/// expired (lazily or in the background pass) since the last call.
+pub fn emit_expired(shared: &Shared, engine: &Engine) {
+    let gone = engine.take_expired();
+    if gone.is_empty() {
+        return;
+    }
+    for (db, key) in gone {
+        emit(shared, EXPIRED, "expired", db, &key);
+    }
+}
+
 /// Publishes list event `event` on `key` and, when that emptied the list
 /// (which deleted it), the generic `del`.
 pub fn emit_list(shared: &Shared, engine: &Engine, event: &str, db: usize, key: &[u8]) {

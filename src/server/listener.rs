@@ -297,5 +297,6 @@ async fn expiry_loop(shared: Arc<Shared>) {
         if let Err(e) = engine.purge_expired(EXPIRE_BATCH) {
             tracing::warn!("removing expired keys failed: {e}");
         }
+        super::events::emit_expired(&shared, &engine);
     }
 }
