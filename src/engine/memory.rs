@@ -698,22 +698,27 @@ impl Journal {
                 }
                 Value::List(l) => {
                     // A long list goes in pieces, each a push at the tail.
+                    // A record ends before the item that would take it past
+                    // the chunk size, so that a large item goes alone.
                     let mut chunk = Vec::new();
                     let mut chunk_bytes = 0;
                     for it in l {
-                        chunk_bytes += it.len() + 8;
-                        chunk.push(it);
-                        if chunk_bytes >= SNAP_CHUNK_BYTES {
-                            ops.push(Op::Push {
-                                db,
-                                key: key.clone(),
-                                tail: true,
-                                items: std::mem::take(&mut chunk),
-                            });
-                            chunk_bytes = 0;
+                        let full = pending + chunk_bytes + it.len() + 8 > SNAP_CHUNK_BYTES;
+                        if full && (pending > 0 || !chunk.is_empty()) {
+                            if !chunk.is_empty() {
+                                ops.push(Op::Push {
+                                    db,
+                                    key: key.clone(),
+                                    tail: true,
+                                    items: std::mem::take(&mut chunk),
+                                });
+                            }
                             flush(&mut ops, &mut bytes)?;
                             pending = 0;
+                            chunk_bytes = 0;
                         }
+                        chunk_bytes += it.len() + 8;
+                        chunk.push(it);
                     }
                     if !chunk.is_empty() {
                         pending += chunk_bytes;
