@@ -265,3 +265,43 @@ fn a_kill_9_keeps_every_acknowledged_change() {
         s.log_text()
     );
 }
+
+/// The background expiry pass removes keys nobody reads, in every
+/// database, a bounded slice of the keyspace at a time.
+#[test]
+fn expired_keys_go_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let mut c = s.conn();
+    for db in [0, 3] {
+        let _: () = cmd("SELECT").arg(db).query(&mut c).unwrap();
+        let mut p = redis::pipe();
+        for i in 0..6000 {
+            p.cmd("SET").arg(format!("keep{i}")).arg("v").ignore();
+            if i < 1000 {
+                p.cmd("SET")
+                    .arg(format!("gone{i}"))
+                    .arg("v")
+                    .arg("PX")
+                    .arg(1)
+                    .ignore();
+                p.cmd("RPUSH").arg(format!("list{i}")).arg("v").ignore();
+                p.cmd("PEXPIRE").arg(format!("list{i}")).arg(1).ignore();
+            }
+        }
+        let () = p.query(&mut c).unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for db in [3, 0] {
+        let _: () = cmd("SELECT").arg(db).query(&mut c).unwrap();
+        loop {
+            // DBSIZE reads no key, so only the background pass removes them.
+            let n: i64 = cmd("DBSIZE").query(&mut c).unwrap();
+            if n == 6000 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "db {db}: {n} keys");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

@@ -215,6 +215,9 @@ pub struct Engine {
     /// the oldest go past `EXPIRED_KEPT`.
     expired: Mutex<std::collections::VecDeque<(usize, Bytes)>>,
     expired_n: std::sync::atomic::AtomicUsize,
+    /// Where the background expiry pass goes on: a database and the last
+    /// key looked at.
+    expire_cursor: Mutex<(usize, Option<Bytes>)>,
 }
 
 const CATALOG: &str = "catalog";
@@ -355,6 +358,7 @@ impl Engine {
             recovered_memory: (memory_keys, memory_conflicts),
             expired: Mutex::new(std::collections::VecDeque::new()),
             expired_n: std::sync::atomic::AtomicUsize::new(0),
+            expire_cursor: Mutex::new((0, None)),
         };
         engine.redo_txns()?;
         Ok(engine)
@@ -739,17 +743,53 @@ impl Engine {
     pub fn purge_expired(&self, max: usize) -> Result<u64, EngineError> {
         let mut ks = lock(&self.ks);
         let now = now_ms();
-        let due: Vec<(usize, Bytes)> = ks
-            .dbs
-            .iter()
-            .enumerate()
-            .flat_map(|(db, m)| {
-                m.iter()
-                    .filter(|(_, s)| s.expired(now))
-                    .map(move |(k, _)| (db, k.clone()))
-            })
-            .take(max)
-            .collect();
+        // Each pass looks at no more than `SCAN` keys, from where the last
+        // one stopped, so that the keyspace lock is held for a bounded time
+        // however many keys there are (Redis samples keys with an expiry
+        // time; lazy expiry covers the keys read meanwhile).
+        const SCAN: usize = 4096;
+        let mut cursor = lock(&self.expire_cursor);
+        let ndb = ks.dbs.len();
+        let (mut db, mut from) = cursor.clone();
+        let mut due: Vec<(usize, Bytes)> = Vec::new();
+        let mut looked = 0;
+        for _ in 0..=ndb {
+            if db >= ndb {
+                db = 0;
+            }
+            let start = match &from {
+                Some(k) => std::ops::Bound::Excluded(&k[..]),
+                None => std::ops::Bound::Unbounded,
+            };
+            let range = ks.dbs[db].range::<[u8], _>((start, std::ops::Bound::Unbounded));
+            let mut last = None;
+            for (k, s) in range {
+                looked += 1;
+                last = Some(k.clone());
+                if s.expire() != 0 && s.expired(now) {
+                    due.push((db, k.clone()));
+                }
+                if looked >= SCAN || due.len() >= max {
+                    break;
+                }
+            }
+            match last {
+                Some(k) if looked >= SCAN || due.len() >= max => {
+                    from = Some(k);
+                    break;
+                }
+                // The end of this database: the next one, from its start.
+                _ => {
+                    db += 1;
+                    from = None;
+                }
+            }
+            if looked >= SCAN {
+                break;
+            }
+        }
+        *cursor = (db, from);
+        drop(cursor);
         let mut n = 0;
         for (db, key) in due {
             if self.reap(&mut ks, db, &key)? {
