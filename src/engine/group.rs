@@ -82,11 +82,11 @@ impl Group {
                 }
             }
         }
-        // One copy of the name, the consumer's own: not the request's
-        // buffer, which a kept slice would pin in memory.
+        // The name the consumer map holds, or a copy of its own (see
+        // `own`), never a slice of the request.
         let name = match self.consumers.get_key_value(&consumer[..]) {
             Some((k, _)) => k.clone(),
-            None => Bytes::copy_from_slice(consumer),
+            None => super::own(consumer),
         };
         self.consumers
             .entry(name.clone())

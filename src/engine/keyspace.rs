@@ -259,9 +259,7 @@ pub fn now_ms() -> u64 {
 
 impl Keyspace {
     pub(super) fn insert(&mut self, db: usize, key: Bytes, slot: Arc<Slot>) {
-        // A key of its own: a slice of the request's read buffer would pin
-        // the whole buffer for as long as the key lives.
-        let key = Bytes::copy_from_slice(&key);
+        let key = super::own(&key);
         self.scan[db].insert((scan_hash(&key), key.clone()));
         self.dbs[db].insert(key, slot);
     }

@@ -19,6 +19,7 @@ use bytes::Bytes;
 
 use super::codec::{self, Malformed, Reader};
 use super::keyspace::{KeyType, Keyspace, Slot};
+use super::own;
 use crate::error::StorageError;
 use crate::storage::{Commit, Entry, Log};
 
@@ -818,13 +819,6 @@ impl Journal {
         }
         Ok(last)
     }
-}
-
-/// A copy of a value in an allocation of its own. Values arrive as slices
-/// of a request's read buffer (or of a replayed record); kept as they are,
-/// each would pin that whole buffer for as long as it lives.
-fn own(b: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(b)
 }
 
 /// The in-memory slot at `(db, key)`: `Ok(None)` when the key is missing,

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use super::codec::{self, Malformed, Reader};
 use super::group::Group;
 use super::id::StreamId;
+use super::own;
 
 /// Kind byte of a snapshot record in the journal.
 pub const KIND_SNAPSHOT: u8 = 1;
@@ -569,12 +570,6 @@ impl Op {
         }
         Ok((dep, op))
     }
-}
-
-/// A copy of `b` in an allocation of its own: names kept in memory must
-/// not be slices of a request's (or a read's) buffer, which they would pin.
-fn own(b: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(b)
 }
 
 #[cfg(test)]

@@ -18,3 +18,13 @@ pub mod read;
 pub mod settings;
 pub mod stream;
 pub mod txn;
+
+use bytes::Bytes;
+
+/// A copy of `b` in an allocation of its own. Values, keys and names kept
+/// in memory arrive as slices of a request's read buffer (or of a record
+/// read back); kept as they are, each would pin that whole buffer for as
+/// long as it lives.
+pub(crate) fn own(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
+}

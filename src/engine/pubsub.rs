@@ -18,6 +18,7 @@ use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
 use super::glob::glob_match;
+use super::own;
 
 /// Where a name is subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,11 +183,6 @@ pub struct PubSub {
     shard: RwLock<HashMap<Bytes, Subscribers>>,
     /// Subscribers' output limits.
     pub limits: Arc<Limits>,
-}
-
-/// A copy in an allocation of its own (see [`PubSub::publish`]).
-fn own(b: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(b)
 }
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {

@@ -315,32 +315,27 @@ pub fn try_read(shared: &Shared, engine: &Engine, spec: &BlockSpec) -> Option<Se
             multi,
         } => match pop_first(engine, spec.db, keys, *tail, *count) {
             Ok((None, _)) => None,
-            Ok((Some((key, items)), commit)) => Some(Served {
-                frame: {
-                    events::emit_list(
-                        shared,
-                        engine,
-                        events::list_side(true, *tail),
-                        spec.db,
-                        &key,
-                    );
-                    pop_reply(key, items, *multi)
-                },
-                commits: commit.into_iter().collect(),
-                wrote: None,
-            }),
+            Ok((Some((key, items)), commit)) => {
+                let event = events::list_side(true, *tail);
+                events::emit_list(shared, engine, event, spec.db, &key);
+                Some(Served {
+                    frame: pop_reply(key, items, *multi),
+                    commits: commit.into_iter().collect(),
+                    wrote: None,
+                })
+            }
             Err(e) => Some(Served::reply(Frame::error(e.to_string()))),
         },
         BlockRead::Move(mv) => match mv.apply(engine, spec.db) {
             Ok((None, _)) => None,
-            Ok((Some(item), commit)) => Some(Served {
-                frame: {
-                    mv.notify(shared, engine, spec.db);
-                    Frame::Bulk(item)
-                },
-                commits: commit.into_iter().collect(),
-                wrote: Some(mv.dst.clone()),
-            }),
+            Ok((Some(item), commit)) => {
+                mv.notify(shared, engine, spec.db);
+                Some(Served {
+                    frame: Frame::Bulk(item),
+                    commits: commit.into_iter().collect(),
+                    wrote: Some(mv.dst.clone()),
+                })
+            }
             Err(e) => Some(Served::reply(Frame::error(e.to_string()))),
         },
     }

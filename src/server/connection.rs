@@ -28,7 +28,7 @@ use super::cmd::table::{self, COMMANDS, LOADING, WRITE};
 use super::cmd::xadd::{self, XAdd};
 use super::shared::{Shared, lock};
 use crate::engine::keyspace::now_ms;
-use crate::engine::pubsub::{Inbox, Mailbox, Message, Space};
+use crate::engine::pubsub::{Inbox, Mailbox, Message};
 use crate::resp::frame::Frame;
 use crate::resp::parse::RequestParser;
 use crate::storage::Commit;
@@ -57,12 +57,6 @@ fn is_list_rw(args: &[Bytes]) -> bool {
 
 fn is_xadd(args: &[Bytes]) -> bool {
     args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
-}
-
-/// Appends `n` and CRLF.
-fn put_len(out: &mut BytesMut, n: usize) {
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Why the connection ends.
@@ -154,20 +148,21 @@ impl Connection {
         tokio::select! {
             r = self.flush() => r,
             _ = overflowed(Some(&mailbox)) => {
-                self.overflow_close();
+                self.output_limit_close("pubsub");
                 Err(std::io::Error::other("pubsub output over its limits"))
             }
         }
     }
 
-    fn overflow_close(&self) {
+    /// Counts and logs a client closed for its output limits.
+    fn output_limit_close(&self, class: &str) {
         self.shared
             .stats
             .output_limit_disconnections
             .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             client = self.client.info.id,
-            "client scheduled to be closed for overcoming of output buffer limits (pubsub)"
+            "client scheduled to be closed for overcoming of output buffer limits ({class})"
         );
     }
 
@@ -176,26 +171,7 @@ impl Connection {
     /// payload is written from where it is, not copied.
     fn encode_message(&mut self, m: &Message) {
         let resp3 = self.client.protocol == crate::resp::frame::Protocol::Resp3;
-        let out = &mut self.out;
-        let kind: &[u8] = match m.space {
-            Space::Channel => b"message",
-            Space::Pattern => b"pmessage",
-            Space::Shard => b"smessage",
-        };
-        let n = if m.pattern.is_some() { 4 } else { 3 };
-        out.extend_from_slice(if resp3 { b">" } else { b"*" });
-        put_len(out, n);
-        for part in [Some(kind), m.pattern.as_deref(), Some(&m.channel[..])]
-            .into_iter()
-            .flatten()
-        {
-            out.extend_from_slice(b"$");
-            put_len(out, part.len());
-            out.extend_from_slice(part);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"$");
-        put_len(out, m.payload.len());
+        super::cmd::subscribe::message_head(&mut self.out, m, resp3);
         if m.payload.len() >= CHUNK_MIN_BYTES {
             self.chunks.push(self.out.split().freeze());
             self.chunks.push(m.payload.clone());
@@ -233,7 +209,7 @@ impl Connection {
                     None
                 }
                 _ = overflowed(mailbox.as_deref()) => {
-                    self.overflow_close();
+                    self.output_limit_close("pubsub");
                     return Ok(());
                 }
                 _ = info.kill.notified() => return Ok(()),
@@ -438,14 +414,7 @@ impl Connection {
         let hard = self.shared.hot.out_hard.load(Ordering::Relaxed);
         let queued = self.queued() as u64;
         if hard > 0 && queued > hard {
-            self.shared
-                .stats
-                .output_limit_disconnections
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                client = self.client.info.id,
-                "client scheduled to be closed for overcoming of output buffer limits"
-            );
+            self.output_limit_close("normal");
             return true;
         }
         false

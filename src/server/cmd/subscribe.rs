@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use bytes::{Bytes, BytesMut};
 
 use super::args::{Args, CmdResult, Ctx};
-use crate::engine::pubsub::Space;
-use crate::resp::frame::Frame;
+use crate::engine::pubsub::{Message, Space};
+use crate::resp::frame::{self, Frame, Protocol};
 use crate::server::client::Subs;
 
 fn word(space: Space, sub: bool) -> &'static str {
@@ -22,14 +22,35 @@ fn word(space: Space, sub: bool) -> &'static str {
     }
 }
 
-fn confirm(ctx: &Ctx, out: &mut BytesMut, space: Space, sub: bool, name: Frame) {
-    let n = ctx.client.subs.count(space) as i64;
+/// A (un)subscribe confirmation, `[kind, name, n]`.
+fn confirm(ctx: &Ctx, out: &mut BytesMut, space: Space, sub: bool, name: Frame, n: usize) {
+    let n = n as i64;
     let push = Frame::Push(vec![
         Frame::Bulk(Bytes::from_static(word(space, sub).as_bytes())),
         name,
         Frame::Integer(n),
     ]);
     push.encode_into(out, ctx.client.protocol);
+}
+
+/// Writes a message's push up to its payload's bulk header:
+/// `[message, channel, payload]`, `[pmessage, pattern, channel, payload]`
+/// or `[smessage, channel, payload]`. The caller writes the payload and
+/// CRLF (from where it is, when it is large).
+pub fn message_head(out: &mut BytesMut, m: &Message, resp3: bool) {
+    let kind: &[u8] = match m.space {
+        Space::Channel => b"message",
+        Space::Pattern => b"pmessage",
+        Space::Shard => b"smessage",
+    };
+    let n = if m.pattern.is_some() { 4 } else { 3 };
+    frame::header(out, if resp3 { b'>' } else { b'*' }, n);
+    frame::bulk(out, kind);
+    if let Some(p) = &m.pattern {
+        frame::bulk(out, p);
+    }
+    frame::bulk(out, &m.channel);
+    frame::header(out, b'$', m.payload.len() as i64);
 }
 
 fn publish_counts(ctx: &Ctx, space: Space) {
@@ -56,7 +77,8 @@ fn subscribe(ctx: &mut Ctx, mut args: Args, space: Space) -> CmdResult {
         if ctx.client.subs.names[Subs::slot(space)].insert(name.clone()) {
             ctx.shared.pubsub.subscribe(space, name.clone(), &mailbox);
         }
-        confirm(ctx, &mut out, space, true, Frame::Bulk(name));
+        let n = ctx.client.subs.count(space);
+        confirm(ctx, &mut out, space, true, Frame::Bulk(name), n);
     }
     publish_counts(ctx, space);
     Ok(Frame::Raw(out.freeze()).into())
@@ -70,17 +92,11 @@ pub fn drain(ctx: &mut Ctx, out: &mut BytesMut) {
     let Some(inbox) = ctx.client.subs.inbox.as_mut() else {
         return;
     };
+    let resp3 = proto == Protocol::Resp3;
     while let Some(m) = inbox.try_recv() {
-        let kind: &'static [u8] = match m.space {
-            Space::Channel => b"message",
-            Space::Pattern => b"pmessage",
-            Space::Shard => b"smessage",
-        };
-        let mut items = vec![Frame::Bulk(Bytes::from_static(kind))];
-        items.extend(m.pattern.clone().map(Frame::Bulk));
-        items.push(Frame::Bulk(m.channel.clone()));
-        items.push(Frame::Bulk(m.payload.clone()));
-        Frame::Push(items).encode_into(out, proto);
+        message_head(out, &m, resp3);
+        out.extend_from_slice(&m.payload);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -104,15 +120,10 @@ fn unsubscribe(ctx: &mut Ctx, mut args: Args, space: Space) -> CmdResult {
     let mut out = BytesMut::new();
     drain(ctx, &mut out);
     if names.is_empty() {
-        confirm(ctx, &mut out, space, false, Frame::Null);
+        confirm(ctx, &mut out, space, false, Frame::Null, 0);
     }
     for (name, n) in names.into_iter().zip(counts) {
-        let push = Frame::Push(vec![
-            Frame::Bulk(Bytes::from_static(word(space, false).as_bytes())),
-            Frame::Bulk(name),
-            Frame::Integer(n as i64),
-        ]);
-        push.encode_into(&mut out, ctx.client.protocol);
+        confirm(ctx, &mut out, space, false, Frame::Bulk(name), n);
     }
     publish_counts(ctx, space);
     Ok(Frame::Raw(out.freeze()).into())
