@@ -27,7 +27,7 @@
 //! let log = store.log_with("orders", cfg)?;
 //! log.append(1, 10, b"created")?; // returns once an fdatasync covers it
 //! log.append(1, 11, b"paid")?;
-//! let rec = log.first_ge(11)?.expect("present");
+//! let rec = log.first_ge(11)?.ok_or("record 11 is missing")?;
 //! assert_eq!(&rec.payload[..], b"paid"); // a zero-copy view of the segment
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
