@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use brook::storage::sim::SimIo;
 use brook::storage::Log;
+use brook::storage::sim::SimIo;
 use brook::{FsyncPolicy, LogConfig};
 use libfuzzer_sys::fuzz_target;
 
@@ -80,7 +80,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let check = |rec: &brook::storage::Record| {
         assert!(rec.key >= 1 && rec.key <= n, "phantom key {}", rec.key);
-        assert_eq!(&rec.payload[..], &payload_for(rec.key)[..], "garbage for key {}", rec.key);
+        assert_eq!(
+            &rec.payload[..],
+            &payload_for(rec.key)[..],
+            "garbage for key {}",
+            rec.key
+        );
     };
     let mut prev = 0;
     if let Ok(it) = log.iter_from(0) {
