@@ -144,6 +144,15 @@ impl StorageError {
         matches!(self, StorageError::NoSpace { .. })
     }
 
+    /// True when the disk refused a write: it is full, or an earlier fsync
+    /// failed. Reads still work.
+    pub fn refuses_writes(&self) -> bool {
+        matches!(
+            self,
+            StorageError::NoSpace { .. } | StorageError::Poisoned { .. }
+        )
+    }
+
     /// True when the error reports damaged data.
     pub fn is_corruption(&self) -> bool {
         matches!(
@@ -236,8 +245,10 @@ pub enum EngineError {
         /// The record's key.
         key: u128,
     },
-    /// The storage layer failed.
-    #[error("ERR {0}")]
+    /// The storage layer failed. A write the disk refused (full, or a log
+    /// that a failed fsync made read-only) gets Redis's `MISCONF` code, as
+    /// Redis answers when it cannot write its AOF; anything else `ERR`.
+    #[error("{} {}", if .0.refuses_writes() { "MISCONF Errors writing to disk:" } else { "ERR" }, .0)]
     Storage(#[from] StorageError),
 }
 

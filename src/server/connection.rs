@@ -29,6 +29,7 @@ use super::cmd::xadd::{self, XAdd};
 use super::shared::{Shared, lock};
 use crate::engine::keyspace::now_ms;
 use crate::engine::pubsub::{Inbox, Mailbox, Message};
+use crate::error::EngineError;
 use crate::resp::frame::Frame;
 use crate::resp::parse::RequestParser;
 use crate::storage::Commit;
@@ -366,7 +367,9 @@ impl Connection {
                 }
                 Err(e) => {
                     ctx.ready.truncate(first_ready);
-                    let text = format!("ERR {e}");
+                    // The engine's error carries its code (MISCONF for a
+                    // refused write).
+                    let text = e.to_string();
                     outs.into_iter()
                         .map(|o| match o {
                             Outcome::Reply(Frame::Error(b)) => Outcome::Reply(Frame::Error(b)),
@@ -691,7 +694,7 @@ impl Connection {
                 continue;
             };
             match failed {
-                Some(e) => self.encode(Frame::error(format!("ERR {e}"))),
+                Some(e) => self.encode(Frame::error(EngineError::from(e).to_string())),
                 None => self.encode(frame),
             }
         }
