@@ -90,6 +90,7 @@ fn serve(args: &[String]) -> ExitCode {
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .init();
+    raise_fd_limit(cfg.number("maxclients").saturating_add(32));
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = std::env::var("BROOK_WORKERS")
         .ok()
@@ -111,6 +112,30 @@ fn serve(args: &[String]) -> ExitCode {
             tracing::error!("{e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Raises the soft limit on open files to `want` (maxclients plus room for
+/// the logs), or to the hard limit if that is lower, as redis-server does at
+/// start; says so when maxclients cannot be reached.
+fn raise_fd_limit(want: u64) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let cur = getrlimit(Resource::Nofile);
+    let target = cur.maximum.map_or(want, |hard| want.min(hard));
+    if cur.current.is_some_and(|soft| soft < target) {
+        let new = Rlimit {
+            current: Some(target),
+            maximum: cur.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, new) {
+            tracing::warn!("cannot raise the open files limit to {target}: {e}");
+            return;
+        }
+    }
+    if target < want {
+        tracing::warn!(
+            "open files limited to {target} (hard limit): fewer than maxclients + 32 = {want}"
+        );
     }
 }
 

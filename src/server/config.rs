@@ -90,7 +90,7 @@ pub const PARAMS: &[Param] = &[
     p("hz", "10", Accepted),
     p("lazyfree-lazy-user-del", "no", Accepted),
     p("tcp-keepalive", "300", Accepted),
-    p("tcp-backlog", "511", Accepted),
+    p("tcp-backlog", "511", Immutable),
     p("daemonize", "no", Immutable),
     p("logfile", "", Immutable),
     p("slowlog-log-slower-than", "10000", Accepted),

@@ -88,9 +88,12 @@ struct Connection {
 pub async fn serve(shared: Arc<Shared>, socket: TcpStream, info: Arc<ClientInfo>) {
     let _ = socket.set_nodelay(true);
     let (reader, writer) = socket.into_split();
-    let cfg = shared.config();
-    let authenticated = cfg.get("requirepass").unwrap_or_default().is_empty();
-    let max_bulk = cfg.number("proto-max-bulk-len") as usize;
+    let (authenticated, max_bulk) = shared.with_config(|cfg| {
+        (
+            cfg.get("requirepass").unwrap_or_default().is_empty(),
+            cfg.number("proto-max-bulk-len") as usize,
+        )
+    });
     let mut conn = Connection {
         shared: shared.clone(),
         reader,

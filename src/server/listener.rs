@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use super::client::ClientInfo;
@@ -116,6 +116,12 @@ pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
         .split_whitespace()
         .map(String::from)
         .collect();
+    // Redis's tcp-backlog (511): connections the kernel queues before they
+    // are accepted. With a short queue, a burst of connects overflows it and
+    // the kernel drops SYNs, which the clients retry only a second later.
+    let backlog = u32::try_from(cfg.number("tcp-backlog"))
+        .unwrap_or(u32::MAX)
+        .max(1);
     let mut listeners = Vec::new();
     for b in &binds {
         let addr = format!("{}:{port}", b.trim_start_matches('-'));
@@ -124,7 +130,7 @@ pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
         } else {
             addr
         };
-        let l = TcpListener::bind(&addr)
+        let l = listen(&addr, backlog)
             .await
             .map_err(|source| ServeError::Bind {
                 addr: addr.clone(),
@@ -211,6 +217,21 @@ fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
+/// A listening socket on `addr` with SO_REUSEADDR and this backlog.
+async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let Some(sa) = tokio::net::lookup_host(addr).await?.next() else {
+        return Err(std::io::Error::other("the address resolves to nothing"));
+    };
+    let socket = if sa.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(sa)?;
+    socket.listen(backlog)
+}
+
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     let mut shutdown = shared.shutdown.subscribe();
     let mut conns = JoinSet::new();
@@ -248,13 +269,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 /// Why a new client is turned away, if it is.
 fn refuse(shared: &Shared, addr: SocketAddr) -> Option<&'static str> {
-    let cfg = shared.config();
-    let max = cfg.number("maxclients");
+    let (max, no_password, protected) = shared.with_config(|cfg| {
+        (
+            cfg.number("maxclients"),
+            cfg.get("requirepass").unwrap_or_default().is_empty(),
+            cfg.flag("protected-mode"),
+        )
+    });
     if max > 0 && lock(&shared.clients).len() as u64 >= max {
         return Some("-ERR max number of clients reached\r\n");
     }
-    let no_password = cfg.get("requirepass").unwrap_or_default().is_empty();
-    if cfg.flag("protected-mode") && no_password && !is_loopback(addr.ip()) {
+    if protected && no_password && !is_loopback(addr.ip()) {
         return Some(
             "-DENIED Brook is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Brook you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Brook from the same host the server is running, however MAKE SURE Brook is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the Brook configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n",
         );

@@ -203,6 +203,12 @@ impl Shared {
         shared
     }
 
+    /// Calls `f` with the parameters, without copying them (the accept
+    /// path reads two or three of them per connection).
+    pub fn with_config<R>(&self, f: impl FnOnce(&Config) -> R) -> R {
+        f(&lock(&self.config))
+    }
+
     /// Installs new parameter values.
     pub fn set_config(&self, cfg: Config) {
         self.hot.load(&cfg);
