@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use brook::EngineError;
+use brook::engine::id::{RangeEnd, StreamId, parse_range_bound};
+use brook::engine::keyspace::{Engine, EngineConfig, KeyType};
 use brook::server::config::Config;
 use brook::server::listener;
 use brook::storage::store::{LOCK_FILE, LOGS_DIR};
@@ -37,18 +40,27 @@ enum Cmd {
         /// The data directory.
         dir: PathBuf,
     },
-    /// Print the records of one log as JSON lines.
+    /// Print a key's contents as JSON lines: a stream's entries
+    /// (`{"id":..,"fields":{..}}`), a list's items, a string's value. With
+    /// `--log`, KEY names a storage log and its raw records are printed.
     Dump {
         /// The data directory.
         dir: PathBuf,
-        /// The log's name.
-        log: String,
-        /// Start at the first record with key >= this (decimal or 0x hex).
-        #[arg(long, default_value = "0")]
-        from: String,
-        /// Print at most this many records.
+        /// The key (or, with `--log`, the log's name).
+        key: String,
+        /// A stream: start at this ID (`1700000000000-0`, or `-`). With
+        /// `--log`: the first record key (decimal or 0x hex).
+        #[arg(long)]
+        from: Option<String>,
+        /// Print at most this many entries, items or records.
         #[arg(long)]
         count: Option<usize>,
+        /// The database (0-15).
+        #[arg(long, default_value_t = 0)]
+        db: usize,
+        /// KEY names a storage log: print its raw records.
+        #[arg(long)]
+        log: bool,
     },
 }
 
@@ -65,10 +77,18 @@ fn main() -> ExitCode {
         Cmd::Verify { dir } => verify(dir),
         Cmd::Dump {
             dir,
-            log,
+            key,
             from,
             count,
-        } => dump(dir, &log, &from, count),
+            db,
+            log,
+        } => {
+            if log {
+                dump(dir, &key, from.as_deref().unwrap_or("0"), count)
+            } else {
+                dump_key(dir, db, &key, from.as_deref(), count)
+            }
+        }
     }
 }
 
@@ -225,6 +245,99 @@ fn dump(dir: PathBuf, name: &str, from: &str, count: Option<usize>) -> ExitCode 
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("brook dump: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `brook dump DIR KEY`: opens the directory as the server would (taking
+/// its lock, so never beside a live server; a torn tail is recovered as at
+/// a restart) and prints the key's contents.
+fn dump_key(
+    dir: PathBuf,
+    db: usize,
+    key: &str,
+    from: Option<&str>,
+    count: Option<usize>,
+) -> ExitCode {
+    if !dir.join(LOGS_DIR).is_dir() {
+        eprintln!("brook dump: no data directory at {}", dir.display());
+        return ExitCode::from(2);
+    }
+    let from = match from.map(|f| parse_range_bound(f.as_bytes(), RangeEnd::Start)) {
+        None => StreamId::MIN,
+        Some(Ok(id)) => id,
+        Some(Err(_)) => {
+            eprintln!("brook dump: --from is not a stream ID");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = match Engine::open(&dir, EngineConfig::default()) {
+        Ok(e) => e,
+        Err(e) => {
+            let e = e.to_string();
+            eprintln!("brook dump: {}", e.strip_prefix("ERR ").unwrap_or(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let key_b = key.as_bytes();
+    let mut left = count.unwrap_or(usize::MAX);
+    let result = (|| -> Result<bool, EngineError> {
+        let stream = match engine.key_type(db, key_b)? {
+            Some(KeyType::Stream) => engine.stream(db, key_b)?,
+            _ => None,
+        };
+        if let Some(s) = stream {
+            let mut next = Some(from);
+            while let Some(lo) = next.filter(|_| left > 0) {
+                let page = s.range(lo, StreamId::MAX, Some(left.min(1000)))?;
+                next = match page.last() {
+                    Some(e) if page.len() == left.min(1000) => e.id.next(),
+                    _ => None,
+                };
+                for e in page {
+                    let fields: Vec<String> = e
+                        .fields
+                        .iter()
+                        .map(|(f, v)| format!("\"{}\":\"{}\"", json_bytes(f), json_bytes(v)))
+                        .collect();
+                    println!(
+                        "{{\"id\":\"{}\",\"fields\":{{{}}}}}",
+                        e.id,
+                        fields.join(",")
+                    );
+                    left -= 1;
+                }
+            }
+            return Ok(true);
+        }
+        let (found, _) = engine.mem(db, |tx| match tx.kind(key_b)? {
+            Some(KeyType::String) => {
+                let v = tx.string(key_b)?.unwrap_or_default();
+                println!("{{\"string\":\"{}\"}}", json_bytes(&v));
+                Ok(true)
+            }
+            Some(KeyType::List) => tx.list(key_b, |l| {
+                for (i, item) in l.into_iter().flatten().enumerate().take(left) {
+                    println!("{{\"index\":{i},\"item\":\"{}\"}}", json_bytes(item));
+                }
+                true
+            }),
+            _ => Ok(false),
+        })?;
+        Ok(found)
+    })();
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!(
+                "brook dump: no key {key:?} in database {db} of {}",
+                dir.display()
+            );
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("brook dump: {e}");
             ExitCode::from(1)

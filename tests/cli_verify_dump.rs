@@ -2,6 +2,9 @@
 
 mod common;
 
+use common::server::Server;
+use redis::cmd;
+
 use std::process::Command;
 
 use brook::storage::{FsIo, Store};
@@ -40,7 +43,7 @@ fn verify_and_dump() {
         let (code, _, err) = brook(&["verify", &dir]);
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("is a server running"), "{err}");
-        let (code, _, err) = brook(&["dump", &dir, "a"]);
+        let (code, _, err) = brook(&["dump", &dir, "a", "--log"]);
         assert_eq!(code, 2);
         assert!(err.contains("locked by another process"), "{err}");
     }
@@ -51,7 +54,7 @@ fn verify_and_dump() {
         "{out}"
     );
 
-    let (code, out, _) = brook(&["dump", &dir, "a", "--from", "198"]);
+    let (code, out, _) = brook(&["dump", &dir, "a", "--log", "--from", "198"]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
@@ -59,9 +62,9 @@ fn verify_and_dump() {
         lines[0],
         r#"{"key":"0xc6","kind":1,"len":7,"payload":"v\"198\"\u000a"}"#
     );
-    let (_, out, _) = brook(&["dump", &dir, "b", "--count", "5"]);
+    let (_, out, _) = brook(&["dump", &dir, "b", "--log", "--count", "5"]);
     assert_eq!(out.lines().count(), 5);
-    let (code, _, err) = brook(&["dump", &dir, "nope"]);
+    let (code, _, err) = brook(&["dump", &dir, "nope", "--log"]);
     assert_eq!(code, 2);
     assert!(err.contains("no log named"), "{err}");
 
@@ -80,7 +83,57 @@ fn verify_and_dump() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("problem: checksum mismatch"), "{out}");
     // And dump reports it rather than printing garbage.
-    let (code, _, err) = brook(&["dump", &dir, "a"]);
+    let (code, _, err) = brook(&["dump", &dir, "a", "--log"]);
     assert_eq!(code, 1);
     assert!(err.contains("checksum mismatch"), "{err}");
+}
+
+#[test]
+fn dump_prints_a_key_of_a_stopped_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap().to_string();
+    let s = Server::start(tmp.path(), &[]);
+    let mut c = s.conn();
+    for i in 1..=5 {
+        let _: String = cmd("XADD")
+            .arg("events")
+            .arg(format!("{i}-0"))
+            .arg("f")
+            .arg(format!("v\"{i}"))
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: i64 = cmd("RPUSH")
+        .arg("jobs")
+        .arg("a")
+        .arg("b\n")
+        .query(&mut c)
+        .unwrap();
+    let _: () = cmd("SET").arg("cp").arg("3-0").query(&mut c).unwrap();
+    // A live server holds the directory: dump refuses.
+    let (code, _, err) = brook(&["dump", &dir, "events"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("locked by another process"), "{err}");
+    assert!(s.terminate().success());
+
+    let (code, out, _) = brook(&["dump", &dir, "events", "--from", "2", "--count", "2"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "{\"id\":\"2-0\",\"fields\":{\"f\":\"v\\\"2\"}}\n{\"id\":\"3-0\",\"fields\":{\"f\":\"v\\\"3\"}}\n"
+    );
+    let (_, out, _) = brook(&["dump", &dir, "events"]);
+    assert_eq!(out.lines().count(), 5);
+    let (_, out, _) = brook(&["dump", &dir, "jobs"]);
+    assert_eq!(
+        out,
+        "{\"index\":0,\"item\":\"a\"}\n{\"index\":1,\"item\":\"b\\u000a\"}\n"
+    );
+    let (_, out, _) = brook(&["dump", &dir, "cp"]);
+    assert_eq!(out, "{\"string\":\"3-0\"}\n");
+    let (code, _, err) = brook(&["dump", &dir, "nokey"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no key"), "{err}");
+    let (code, _, _) = brook(&["dump", &dir, "events", "--from", "x"]);
+    assert_eq!(code, 2);
 }
