@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brook::EngineError;
+use brook::engine::check::RecordCheck;
 use brook::engine::id::{RangeEnd, StreamId, parse_range_bound};
 use brook::engine::keyspace::{Engine, EngineConfig, KeyType};
 use brook::server::config::Config;
 use brook::server::listener;
 use brook::storage::store::{LOCK_FILE, LOGS_DIR};
-use brook::storage::verify::{VerifyReport, verify_log};
+use brook::storage::verify::{VerifyReport, verify_log_with};
 use brook::storage::{FsIo, Store};
 use brook::{LogConfig, StoreConfig};
 use clap::{Parser, Subcommand};
@@ -189,13 +190,15 @@ fn verify(dir: PathBuf) -> ExitCode {
     };
     let mut report = VerifyReport::default();
     let max = LogConfig::default().max_record_bytes;
-    for (i, name) in names.iter().enumerate() {
-        verify_log(io.as_ref(), &logs.join(name), max, &mut report);
-        if (i + 1) % 1000 == 0 || i + 1 == names.len() {
-            eprint!("\rchecked {}/{} logs", i + 1, names.len());
-        }
+    let mut bar = Progress::new(names.len());
+    for name in &names {
+        // The storage checks, then each record decoded as the engine would.
+        let mut check = RecordCheck::new(name);
+        let mut decode = |kind: u8, payload: &[u8]| check.record(kind, payload);
+        verify_log_with(io.as_ref(), &logs.join(name), max, &mut report, &mut decode);
+        bar.step(&report);
     }
-    eprintln!();
+    bar.finish();
     for p in &report.problems {
         println!("problem: {p}");
     }
@@ -248,6 +251,54 @@ fn dump(dir: PathBuf, name: &str, from: &str, count: Option<usize>) -> ExitCode 
         Err(e) => {
             eprintln!("brook dump: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `brook verify`'s progress bar on standard error, drawn at most ten times
+/// a second and only on a terminal.
+struct Progress {
+    total: usize,
+    done: usize,
+    tty: bool,
+    drawn: Option<std::time::Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            total,
+            done: 0,
+            tty: std::io::stderr().is_terminal(),
+            drawn: None,
+        }
+    }
+
+    fn step(&mut self, report: &VerifyReport) {
+        self.done += 1;
+        let due = self
+            .drawn
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
+        if self.tty && (due || self.done == self.total) {
+            let width = 30;
+            let filled = (self.done * width).checked_div(self.total).unwrap_or(width);
+            eprint!(
+                "\r[{}{}] {}/{} logs, {} records, {} MB",
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                self.done,
+                self.total,
+                report.records,
+                report.bytes >> 20
+            );
+            self.drawn = Some(std::time::Instant::now());
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty && self.drawn.is_some() {
+            eprintln!();
         }
     }
 }

@@ -32,6 +32,9 @@
 //! restarts it and checks that it comes up, serves a prefix of the stream
 //! it had, no made-up item, and takes writes that survive a restart.
 //!
+//! At the end the server is stopped and `brook verify` must find nothing
+//! wrong in the directory.
+//!
 //! `BROOK_CRASH_CYCLES` (default 10) and `BROOK_TORN_ROUNDS` (default 6);
 //! `BROOK_CRASH_SEED` replays the kill delays and cuts of a printed seed.
 
@@ -566,6 +569,19 @@ fn acknowledged_writes_survive_random_kills() {
             bad.join("\n")
         );
     }
+    // The directory the kills left, once recovered and stopped cleanly,
+    // passes `brook verify`.
+    assert!(server.terminate().success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_brook"))
+        .arg("verify")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains(" 0 problems"),
+        "{report}"
+    );
     let g = l.lock().unwrap();
     eprintln!(
         "crash harness: {cycles} kill cycles in {:.1?}; {} operations acknowledged: {} XADDs, \

@@ -220,9 +220,9 @@ pub struct Engine {
     expire_cursor: Mutex<(usize, Option<Bytes>)>,
 }
 
-const CATALOG: &str = "catalog";
+pub(crate) const CATALOG: &str = "catalog";
 /// The journal of lists and strings.
-const MEMORY: &str = "memory";
+pub(crate) const MEMORY: &str = "memory";
 /// The first snapshot layout (no settings): read, no longer written.
 const CAT_SNAPSHOT_V1: u8 = 1;
 /// The second snapshot layout (settings, no expiry): read, no longer
@@ -1555,6 +1555,39 @@ fn copy_log(from: &Log, to: &Log) -> Result<(), EngineError> {
     flush(&mut batch)?;
     to.sync()?;
     Ok(())
+}
+
+/// Catalog records replayed into a scratch keyspace, as opening does, for
+/// `brook verify`: a record that does not decode is found without opening
+/// (and so without writing to) the data directory.
+pub struct CatalogCheck {
+    ks: Keyspace,
+    by_sid: HashMap<u64, (usize, Bytes)>,
+}
+
+impl Default for CatalogCheck {
+    fn default() -> Self {
+        // Any number of databases a server may have been started with.
+        const MOST_DBS: usize = 1 << 16;
+        CatalogCheck {
+            ks: Keyspace {
+                dbs: vec![BTreeMap::new(); MOST_DBS],
+                scan: vec![BTreeSet::new(); MOST_DBS],
+                next_sid: 1,
+                catalog_key: 0,
+                since_snapshot: 0,
+            },
+            by_sid: HashMap::new(),
+        }
+    }
+}
+
+impl CatalogCheck {
+    /// Applies the next catalog record; false when it does not decode.
+    pub fn record(&mut self, kind: u8, payload: &[u8]) -> bool {
+        let payload = Bytes::copy_from_slice(payload);
+        apply_catalog(&mut self.ks, &mut self.by_sid, kind, payload).is_ok()
+    }
 }
 
 fn apply_catalog(

@@ -139,7 +139,7 @@ pub struct Outcome {
 }
 
 /// The one record kind of the journal: a command's ops.
-const J_OPS: u8 = 1;
+pub(crate) const J_OPS: u8 = 1;
 
 const OP_SET: u64 = 1;
 const OP_DEL: u64 = 2;
@@ -477,11 +477,11 @@ pub enum Refused {
 
 /// A compaction starts: the state at this record is the snapshot that
 /// follows. Payload empty; the record's key names the snapshot.
-const J_SNAP_BEGIN: u8 = 2;
+pub(crate) const J_SNAP_BEGIN: u8 = 2;
 /// Part of a snapshot: the BEGIN key, then ops that rebuild some keys.
-const J_SNAP_ITEM: u8 = 3;
+pub(crate) const J_SNAP_ITEM: u8 = 3;
 /// A snapshot is complete (payload: its BEGIN key).
-const J_SNAP_END: u8 = 4;
+pub(crate) const J_SNAP_END: u8 = 4;
 
 /// Bytes of ops per snapshot record.
 const SNAP_CHUNK_BYTES: usize = 1 << 20;

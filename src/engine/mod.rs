@@ -2,6 +2,7 @@
 //! synchronous and knows nothing of RESP; it stores each stream in two
 //! [`crate::storage::Log`]s.
 
+pub mod check;
 pub mod client;
 pub mod codec;
 pub mod entry;

@@ -40,9 +40,9 @@ pub struct Append<'a> {
     pub expected: Option<StreamId>,
 }
 
-const TXN_LOG: &str = "txn";
-const KIND_TXN: u8 = 1;
-const KIND_CHECKPOINT: u8 = 2;
+pub(crate) const TXN_LOG: &str = "txn";
+pub(crate) const KIND_TXN: u8 = 1;
+pub(crate) const KIND_CHECKPOINT: u8 = 2;
 /// Appends between checkpoints.
 pub const CHECKPOINT_EVERY: u64 = 1024;
 
@@ -108,9 +108,9 @@ fn encode(items: &[Item<'_>]) -> Vec<u8> {
     b
 }
 
-type Decoded = Vec<(u64, StreamId, Vec<(Bytes, Bytes)>)>;
+pub(crate) type Decoded = Vec<(u64, StreamId, Vec<(Bytes, Bytes)>)>;
 
-fn decode(payload: Bytes) -> Result<Decoded, Malformed> {
+pub(crate) fn decode(payload: Bytes) -> Result<Decoded, Malformed> {
     let max = payload.len();
     let mut r = Reader::new(payload);
     let n = r.len(max)?;

@@ -27,6 +27,23 @@ pub struct VerifyReport {
 /// Checks one log directory, adding what it finds to `report`.
 /// `max_payload` bounds a record's length, as the log's config does.
 pub fn verify_log(io: &dyn Io, dir: &Path, max_payload: usize, report: &mut VerifyReport) {
+    verify_log_with(io, dir, max_payload, report, &mut |_, _| Ok(()));
+}
+
+/// What [`verify_log_with`] hands each record to: its kind and payload; an
+/// error names what the record failed to be.
+pub type CheckRecord<'a> = dyn FnMut(u8, &[u8]) -> Result<(), String> + 'a;
+
+/// [`verify_log`], also handing every record that passed its checks to
+/// `check` (kind, payload), in key order: the layer above decodes it, and
+/// what it refuses is reported with the file and offset.
+pub fn verify_log_with(
+    io: &dyn Io,
+    dir: &Path,
+    max_payload: usize,
+    report: &mut VerifyReport,
+    check: &mut CheckRecord<'_>,
+) {
     report.logs += 1;
     let names = match io.read_dir(dir) {
         Ok(n) => n,
@@ -79,6 +96,13 @@ pub fn verify_log(io: &dyn Io, dir: &Path, max_payload: usize, report: &mut Veri
                     }
                     prev_key = Some(r.key);
                     keys.push((pos as u32, r.key));
+                    if let Err(why) = check(r.kind, r.payload) {
+                        report.problems.push(format!(
+                            "{} at offset {pos}: record {:#x} {why}",
+                            path.display(),
+                            r.key
+                        ));
+                    }
                     report.records += 1;
                     pos += r.encoded_len();
                 }
