@@ -56,9 +56,13 @@ enum Cmd {
         /// Print at most this many entries, items or records.
         #[arg(long)]
         count: Option<usize>,
-        /// The database (0-15).
+        /// The database.
         #[arg(long, default_value_t = 0)]
         db: usize,
+        /// The server's `databases` (a catalog naming a database beyond it
+        /// does not open, as for the server).
+        #[arg(long, default_value_t = 16)]
+        databases: usize,
         /// KEY names a storage log: print its raw records.
         #[arg(long)]
         log: bool,
@@ -82,12 +86,13 @@ fn main() -> ExitCode {
             from,
             count,
             db,
+            databases,
             log,
         } => {
             if log {
                 dump(dir, &key, from.as_deref().unwrap_or("0"), count)
             } else {
-                dump_key(dir, db, &key, from.as_deref(), count)
+                dump_key(dir, (db, databases), &key, from.as_deref(), count)
             }
         }
     }
@@ -236,13 +241,16 @@ fn dump(dir: PathBuf, name: &str, from: &str, count: Option<usize>) -> ExitCode 
     let result = store.log(name).and_then(|log| {
         for rec in log.iter_from(from)?.take(count.unwrap_or(usize::MAX)) {
             let rec = rec?;
-            println!(
+            let line = format_args!(
                 "{{\"key\":\"{:#x}\",\"kind\":{},\"len\":{},\"payload\":\"{}\"}}",
                 rec.key,
                 rec.kind,
                 rec.payload.len(),
                 json_bytes(&rec.payload)
             );
+            if !out(line) {
+                break;
+            }
         }
         Ok(())
     });
@@ -303,12 +311,19 @@ impl Progress {
     }
 }
 
+/// Writes one line to standard output; false once it cannot (a closed
+/// pipe, as with `brook dump … | head`), so that the caller stops.
+fn out(line: std::fmt::Arguments) -> bool {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}").is_ok()
+}
+
 /// `brook dump DIR KEY`: opens the directory as the server would (taking
-/// its lock, so never beside a live server; a torn tail is recovered as at
-/// a restart) and prints the key's contents.
+/// its lock, so never beside a live server; a torn tail is recovered and
+/// expired keys are removed, as at a restart) and prints the key's contents.
 fn dump_key(
     dir: PathBuf,
-    db: usize,
+    (db, databases): (usize, usize),
     key: &str,
     from: Option<&str>,
     count: Option<usize>,
@@ -325,7 +340,11 @@ fn dump_key(
             return ExitCode::from(2);
         }
     };
-    let engine = match Engine::open(&dir, EngineConfig::default()) {
+    let cfg = EngineConfig {
+        databases,
+        ..EngineConfig::default()
+    };
+    let engine = match Engine::open(&dir, cfg) {
         Ok(e) => e,
         Err(e) => {
             let e = e.to_string();
@@ -367,12 +386,15 @@ fn dump_key(
         let (found, _) = engine.mem(db, |tx| match tx.kind(key_b)? {
             Some(KeyType::String) => {
                 let v = tx.string(key_b)?.unwrap_or_default();
-                println!("{{\"string\":\"{}\"}}", json_bytes(&v));
+                out(format_args!("{{\"string\":\"{}\"}}", json_bytes(&v)));
                 Ok(true)
             }
             Some(KeyType::List) => tx.list(key_b, |l| {
                 for (i, item) in l.into_iter().flatten().enumerate().take(left) {
-                    println!("{{\"index\":{i},\"item\":\"{}\"}}", json_bytes(item));
+                    let line = format_args!("{{\"index\":{i},\"item\":\"{}\"}}", json_bytes(item));
+                    if !out(line) {
+                        break;
+                    }
                 }
                 true
             }),

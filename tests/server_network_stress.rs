@@ -94,6 +94,20 @@ impl Bystander {
         Bystander { done, stop, thread }
     }
 
+    /// Round trips so far.
+    fn count(&self) -> u64 {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    /// Asserts that the bystander completed `n` round trips since `mark`.
+    fn served_since(&self, mark: u64, n: u64, during: &str) {
+        let got = self.count() - mark;
+        assert!(
+            got >= n,
+            "the bystander was served {got} times during {during}"
+        );
+    }
+
     /// Waits until the bystander completes `n` more round trips.
     fn served(&self, n: u64, during: &str) {
         let want = self.done.load(Ordering::SeqCst) + n;
@@ -122,6 +136,7 @@ fn the_server_survives_a_hostile_network() {
     let want: usize = env_or("BROOK_STRESS_CONNS", 10_000);
     let n = want.min(limit.saturating_sub(200) as usize);
     let started = Instant::now();
+    let mark = by.count();
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         conns.push(TcpStream::connect(s.addr).unwrap());
@@ -135,7 +150,7 @@ fn the_server_survives_a_hostile_network() {
         let k = t.read(&mut buf).unwrap();
         assert_eq!(&buf[..k], b"+PONG\r\n");
     }
-    by.served(5, "the connection flood");
+    by.served_since(mark, 5, "the connection flood");
     let connected = info_field(&mut c, "clients", "connected_clients");
     assert!(connected >= n as u64, "{connected} < {n}");
     report.push(format!(
@@ -151,12 +166,18 @@ fn the_server_survives_a_hostile_network() {
         let mut t = TcpStream::connect(s.addr).unwrap();
         let junk: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
         let _ = t.write_all(&junk);
-        t.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let _ = t.read(&mut buf);
+        t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        match t.read(&mut buf) {
+            // Error replies, or the close after a protocol error.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("random bytes got neither a reply nor a close: {e}"),
+        }
     }
     by.served(5, "the garbage");
-    report.push("200 connections sending 4 kB of random bytes: each answered or closed".into());
+    report.push(
+        "200 connections sending 4 kB of random bytes: each got error replies or was closed".into(),
+    );
 
     // 3. Slowloris: 100 clients send ECHO one byte at a time.
     let delay = Duration::from_millis(env_or("BROOK_SLOWLORIS_MS", 20));
@@ -165,13 +186,14 @@ fn the_server_survives_a_hostile_network() {
         .map(|_| TcpStream::connect(s.addr).unwrap())
         .collect();
     let started = Instant::now();
+    let mark = by.count();
     for &b in req.iter() {
         for t in &mut slow {
             t.write_all(&[b]).unwrap();
         }
         std::thread::sleep(delay);
     }
-    by.served(5, "the slowloris clients");
+    by.served_since(mark, 5, "the slowloris clients");
     for t in &mut slow {
         t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let k = t.read(&mut buf).unwrap();
@@ -234,7 +256,7 @@ fn the_server_survives_a_hostile_network() {
     loop {
         let blocked = info_field(&mut c, "clients", "blocked_clients");
         let connected = info_field(&mut c, "clients", "connected_clients");
-        if blocked == 0 && connected <= 3 {
+        if blocked == 0 && connected <= 2 {
             break;
         }
         assert!(

@@ -1567,8 +1567,9 @@ pub struct CatalogCheck {
 
 impl Default for CatalogCheck {
     fn default() -> Self {
-        // Any number of databases a server may have been started with.
-        const MOST_DBS: usize = 1 << 16;
+        // Any number of databases a server may have been started with
+        // (`databases` goes up to a million; an empty map allocates nothing).
+        const MOST_DBS: usize = 1_000_000;
         CatalogCheck {
             ks: Keyspace {
                 dbs: vec![BTreeMap::new(); MOST_DBS],
