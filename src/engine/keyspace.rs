@@ -1565,15 +1565,14 @@ pub struct CatalogCheck {
     by_sid: HashMap<u64, (usize, Bytes)>,
 }
 
-impl Default for CatalogCheck {
-    fn default() -> Self {
-        // Any number of databases a server may have been started with
-        // (`databases` goes up to a million; an empty map allocates nothing).
-        const MOST_DBS: usize = 1_000_000;
+impl CatalogCheck {
+    /// A check for a server started with `databases` databases.
+    pub fn new(databases: usize) -> CatalogCheck {
+        let dbs = databases.max(1);
         CatalogCheck {
             ks: Keyspace {
-                dbs: vec![BTreeMap::new(); MOST_DBS],
-                scan: vec![BTreeSet::new(); MOST_DBS],
+                dbs: vec![BTreeMap::new(); dbs],
+                scan: vec![BTreeSet::new(); dbs],
                 next_sid: 1,
                 catalog_key: 0,
                 since_snapshot: 0,
