@@ -118,13 +118,7 @@ fn serve(args: &[String]) -> ExitCode {
         .init();
     raise_fd_limit(cfg.number("maxclients").saturating_add(32));
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("BROOK_WORKERS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-    {
-        builder.worker_threads(n);
-    }
+    builder.worker_threads(cfg.number("io-threads").clamp(1, 128) as usize);
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {

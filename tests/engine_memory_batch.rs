@@ -1,6 +1,7 @@
 //! A batch of list changes whose journal write fails (the disk is full):
 //! memory is reloaded from the journal, so it never holds a change the
-//! journal lacks, and writes work again once there is room.
+//! journal lacks, and writes work again once there is room. Batches that
+//! stage their ops share one record, written before any later one.
 
 use std::collections::VecDeque;
 
@@ -65,6 +66,87 @@ fn a_failed_batch_write_reloads_lists_from_the_journal() {
     let mut b = e.mem_batch();
     b.run(0, |m| m.apply(vec![push("q", "later")])).unwrap();
     b.finish().unwrap().unwrap().wait().unwrap();
+    drop(e);
+    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    assert_eq!(list(&e, "q"), ["kept", "later"]);
+}
+
+/// A batch that stages its ops (as the server's connections do).
+fn stage(e: &Engine, ops: Vec<Op>) -> std::sync::Arc<brook::engine::keyspace::StagedTicket> {
+    let mut b = e.mem_batch();
+    b.run(0, |m| m.apply(ops)).unwrap();
+    b.stage().unwrap().expect("the batch changed something")
+}
+
+#[test]
+fn staged_batches_share_one_record_written_before_any_later_one() {
+    let io = SimIo::new();
+    let dir = std::path::PathBuf::from("/sim/brook");
+    let e = Engine::open_with(io.clone(), &dir, EngineConfig::default()).unwrap();
+    let size = e.journal().size();
+
+    // Two connections' batches: applied at once, written by neither.
+    let t1 = stage(&e, vec![push("q", "a")]);
+    let t2 = stage(&e, vec![push("q", "b"), push("r", "x")]);
+    assert!(std::sync::Arc::ptr_eq(&t1, &t2), "one record for both");
+    assert!(e.has_staged());
+    assert!(t1.result().is_none());
+    assert_eq!(e.journal().size(), size, "nothing written yet");
+    assert_eq!(list(&e, "q"), ["a", "b"]);
+
+    // The first flush writes them as one record; the next has nothing.
+    e.flush_staged().unwrap();
+    assert!(matches!(t1.result(), Some(Ok(_))));
+    assert!(!e.has_staged());
+    let after_one = e.journal().size();
+    assert!(after_one > size);
+    e.flush_staged().unwrap();
+    assert_eq!(e.journal().size(), after_one);
+
+    // A direct write journals what is staged first, in order.
+    let t3 = stage(&e, vec![push("q", "c")]);
+    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "d")])).unwrap();
+    assert!(matches!(t3.result(), Some(Ok(_))));
+    c.unwrap().wait().unwrap();
+
+    // Staged when the engine closes: the close writes it.
+    let t4 = stage(&e, vec![push("q", "e")]);
+    drop(e);
+    assert!(matches!(t4.result(), Some(Ok(_))));
+    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    assert_eq!(list(&e, "q"), ["a", "b", "c", "d", "e"]);
+    assert_eq!(list(&e, "r"), ["x"]);
+}
+
+#[test]
+fn a_failed_staged_write_reaches_every_ticket_and_reloads_memory() {
+    let io = SimIo::new();
+    let dir = std::path::PathBuf::from("/sim/brook");
+    let e = Engine::open_with(io.clone(), &dir, EngineConfig::default()).unwrap();
+    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "kept")])).unwrap();
+    c.unwrap().wait().unwrap();
+
+    io.set_capacity(Some(io.used() + 1000));
+    let big = "b".repeat(200_000);
+    let t1 = stage(&e, vec![push("q", "a")]);
+    let t2 = stage(&e, vec![push("other", &big)]);
+    let err = e.flush_staged().unwrap_err().to_string();
+    assert!(err.starts_with("MISCONF"), "{err}");
+    for t in [&t1, &t2] {
+        match t.result() {
+            Some(Err(msg)) => assert_eq!(msg, err),
+            Some(Ok(_)) => panic!("the ticket says written"),
+            None => panic!("the ticket was not told"),
+        }
+    }
+    assert!(!e.has_staged());
+    assert_eq!(list(&e, "q"), ["kept"]);
+    assert!(list(&e, "other").is_empty());
+
+    // A later direct write finds nothing staged and works once there is room.
+    io.set_capacity(None);
+    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "later")])).unwrap();
+    c.unwrap().wait().unwrap();
     drop(e);
     let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
     assert_eq!(list(&e, "q"), ["kept", "later"]);

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -218,6 +218,39 @@ pub struct Engine {
     /// Where the background expiry pass goes on: a database and the last
     /// key looked at.
     expire_cursor: Mutex<(usize, Option<Bytes>)>,
+    /// Ops applied and not journaled yet (see [`MemBatch::stage`]);
+    /// locked after the keyspace, and changed only under it.
+    staged: Mutex<Staged>,
+    /// `staged` holds ops: read without the locks.
+    has_staged: AtomicBool,
+}
+
+/// Ops applied in memory whose journal record is still to be written, as
+/// Redis's AOF buffer holds a pass's commands until the event loop writes
+/// it once for every client: one record for several connections' batches.
+#[derive(Default)]
+struct Staged {
+    /// How many ops.
+    n: u64,
+    /// Their encoding, one after the other.
+    buf: Vec<u8>,
+    /// What the batches that staged them wait on.
+    ticket: Option<Arc<StagedTicket>>,
+}
+
+/// What batches left in the staging buffer wait on: set once the record
+/// that holds their ops is written (its commit), or could not be (the
+/// error's text; memory was reloaded from the journal by then).
+#[derive(Default)]
+pub struct StagedTicket {
+    done: std::sync::OnceLock<Result<Commit, String>>,
+}
+
+impl StagedTicket {
+    /// The record's commit, its failure, or `None` while not written.
+    pub fn result(&self) -> Option<Result<Commit, String>> {
+        self.done.get().cloned()
+    }
 }
 
 pub(crate) const CATALOG: &str = "catalog";
@@ -357,6 +390,8 @@ impl Engine {
             expired: Mutex::new(std::collections::VecDeque::new()),
             expired_n: std::sync::atomic::AtomicUsize::new(0),
             expire_cursor: Mutex::new((0, None)),
+            staged: Mutex::new(Staged::default()),
+            has_staged: AtomicBool::new(false),
         };
         engine.redo_txns()?;
         Ok(engine)
@@ -1074,6 +1109,7 @@ impl Engine {
         // The lists and strings swap in the journal too. Only recorded:
         // the swap below moves every key.
         // Waited for, as the catalog's record is.
+        self.write_staged(&mut ks)?;
         self.memory.write(&[Op::SwapDb { a, b }])?.wait()?;
         ks.dbs.swap(a, b);
         ks.scan.swap(a, b);
@@ -1128,6 +1164,7 @@ impl Engine {
     /// Waits for a running compaction of the journal, then syncs every
     /// log: before a shutdown or a reopen, so that nothing writes behind.
     pub fn quiesce(&self) -> Result<(), EngineError> {
+        self.flush_staged()?;
         self.memory.wait_compaction();
         self.sync()
     }
@@ -1142,6 +1179,8 @@ impl Engine {
         ks: &mut Keyspace,
         ops: Vec<Op>,
     ) -> Result<(Vec<Outcome>, Commit), EngineError> {
+        // Staged ops were applied first: their record goes first.
+        self.write_staged(ks)?;
         let commit = self.memory.write(&ops)?;
         let mut outs = Vec::with_capacity(ops.len());
         for op in ops {
@@ -1158,10 +1197,12 @@ impl Engine {
     /// Starts compacting the journal with a copy of every list and string
     /// as of now (values are shared, not copied: a list copy is a handle
     /// per item). False when a compaction runs already.
-    fn start_compaction(&self, ks: &Keyspace) -> Result<bool, EngineError> {
+    fn start_compaction(&self, ks: &mut Keyspace) -> Result<bool, EngineError> {
         if self.memory.compacting() {
             return Ok(false);
         }
+        // The copy holds the staged ops: their record goes before BEGIN.
+        self.write_staged(ks)?;
         let mut items = Vec::new();
         for (db, m) in ks.dbs.iter().enumerate() {
             // Expired keys too: replay drops them, and should the clock
@@ -1173,6 +1214,86 @@ impl Engine {
             }
         }
         Ok(self.memory.compact(items)?)
+    }
+
+    /// True from when ops are staged until their record is written (or
+    /// its write failed): a reply must not go out before
+    /// [`Engine::flush_staged`], or a client could see a change that a
+    /// crash then loses.
+    pub fn has_staged(&self) -> bool {
+        self.has_staged.load(Ordering::Acquire)
+    }
+
+    /// Journals the staged ops, if any, as one record; every ticket
+    /// waiting on them learns how it went.
+    pub fn flush_staged(&self) -> Result<(), EngineError> {
+        if !self.has_staged() {
+            return Ok(());
+        }
+        let mut ks = lock(&self.ks);
+        self.write_staged(&mut ks)
+    }
+
+    /// [`Engine::flush_staged`] with the keyspace held. On failure memory
+    /// is reloaded from the journal (the staged ops were applied), and the
+    /// tickets carry the error.
+    fn write_staged(&self, ks: &mut Keyspace) -> Result<(), EngineError> {
+        let (n, buf, ticket) = {
+            let mut st = lock(&self.staged);
+            if st.n == 0 {
+                return Ok(());
+            }
+            (
+                std::mem::take(&mut st.n),
+                std::mem::take(&mut st.buf),
+                st.ticket.take(),
+            )
+        };
+        // Nothing is staged meanwhile (that takes the keyspace); the flag
+        // drops only once the tickets are set, so that a reader who sees
+        // it down sees them set.
+        match self.memory.write_encoded(n, &buf) {
+            Ok(c) => {
+                if let Some(t) = ticket {
+                    let _ = t.done.set(Ok(c));
+                }
+                self.has_staged.store(false, Ordering::Release);
+                let mut st = lock(&self.staged);
+                if st.buf.capacity() == 0 && buf.capacity() <= STAGED_KEPT_BYTES {
+                    // The next pass reuses the allocation.
+                    let mut buf = buf;
+                    buf.clear();
+                    st.buf = buf;
+                }
+                drop(st);
+                if self.memory.wants_compaction() {
+                    if let Err(e) = self.start_compaction(ks) {
+                        tracing::warn!("journal compaction could not start: {e}");
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let e = EngineError::from(e);
+                if let Some(t) = ticket {
+                    let _ = t.done.set(Err(e.to_string()));
+                }
+                self.has_staged.store(false, Ordering::Release);
+                tracing::warn!("journal write failed; lists and strings reloaded from it: {e}");
+                self.reload_memory(ks)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Adds a batch's ops to the staging buffer; the ticket they wait on.
+    fn stage(&self, p: &mut Pending) -> Arc<StagedTicket> {
+        let mut st = lock(&self.staged);
+        st.n += std::mem::take(&mut p.n);
+        st.buf.extend_from_slice(&p.buf);
+        p.buf.clear();
+        self.has_staged.store(true, Ordering::Release);
+        st.ticket.get_or_insert_with(Default::default).clone()
     }
 
     /// Starts a [`MemBatch`].
@@ -1210,8 +1331,8 @@ impl Engine {
     /// `wait`, returns once it is done. False when one was running.
     pub fn compact_memory(&self, wait: bool) -> Result<bool, EngineError> {
         let started = {
-            let ks = lock(&self.ks);
-            self.start_compaction(&ks)?
+            let mut ks = lock(&self.ks);
+            self.start_compaction(&mut ks)?
         };
         if wait {
             self.memory.wait_compaction();
@@ -1278,32 +1399,26 @@ pub struct Pending {
     n: u64,
     /// Their encoding, one after the other.
     buf: Vec<u8>,
-    /// The commit of what was journaled so far.
-    commit: Option<Commit>,
+    /// What the ops staged so far wait on.
+    ticket: Option<Arc<StagedTicket>>,
     /// A journal write failed (its error): memory must be reloaded.
     failed: Option<String>,
 }
 
 impl Pending {
-    /// Journals what is pending as one record.
-    fn write(&mut self, engine: &Engine) -> Result<(), EngineError> {
-        if self.n == 0 {
-            return Ok(());
+    /// Journals what is pending, after everything staged before it.
+    fn write(&mut self, engine: &Engine, ks: &mut Keyspace) -> Result<(), EngineError> {
+        if self.n > 0 {
+            self.ticket = Some(engine.stage(self));
         }
-        match engine.memory.write_encoded(self.n, &self.buf) {
-            Ok(c) => {
-                self.commit = Some(c);
-                self.n = 0;
-                self.buf.clear();
-                Ok(())
-            }
-            Err(e) => {
-                self.failed = Some(e.to_string());
-                Err(e.into())
-            }
-        }
+        engine.write_staged(ks).inspect_err(|e| {
+            self.failed = Some(e.to_string());
+        })
     }
 }
+
+/// Staging buffers up to this size are kept for the next pass.
+const STAGED_KEPT_BYTES: usize = 1 << 20;
 
 impl<'e> MemBatch<'e> {
     /// Runs `f` as [`Engine::mem`] does, inside the batch. Its commit is
@@ -1324,34 +1439,49 @@ impl<'e> MemBatch<'e> {
         f(&mut txn)
     }
 
-    /// Journals the batch's ops as one record; its commit, or `None` when
-    /// nothing changed.
-    pub fn finish(mut self) -> Result<Option<Commit>, EngineError> {
-        let written = if let Some(msg) = self.pending.failed.take() {
-            Err(EngineError::Storage(crate::error::StorageError::Io {
-                op: "write",
-                path: self.engine.memory.log.dir().to_path_buf(),
-                source: std::io::Error::other(msg),
-            }))
-        } else {
-            self.pending.write(self.engine)
+    /// Journals the batch's ops (after any staged before them) and returns
+    /// the commit of their record, or `None` when nothing changed.
+    pub fn finish(self) -> Result<Option<Commit>, EngineError> {
+        let engine = self.engine;
+        // The batch lets the keyspace go here, for the write to take it.
+        let Some(ticket) = self.stage()? else {
+            return Ok(None);
         };
-        match written {
-            Ok(()) => {
-                if self.engine.memory.wants_compaction() {
-                    if let Err(e) = self.engine.start_compaction(&self.ks) {
-                        tracing::warn!("journal compaction could not start: {e}");
-                    }
-                }
-                Ok(self.pending.commit.take())
-            }
-            Err(e) => {
-                tracing::warn!("journal write failed; lists and strings reloaded from it: {e}");
-                self.engine.reload_memory(&mut self.ks)?;
-                Err(e)
-            }
+        if ticket.result().is_none() {
+            engine.flush_staged()?;
+        }
+        match ticket.result() {
+            Some(Ok(c)) => Ok(Some(c)),
+            Some(Err(msg)) => Err(write_failed(engine, msg)),
+            None => Err(write_failed(engine, "not written".into())),
         }
     }
+
+    /// Leaves the batch's ops staged for the next [`Engine::flush_staged`]
+    /// (or any journal write) to write, with other batches', as one
+    /// record. The ticket tells when that happened and how; replies must
+    /// wait for it. `None` when nothing changed.
+    pub fn stage(mut self) -> Result<Option<Arc<StagedTicket>>, EngineError> {
+        if let Some(msg) = self.pending.failed.take() {
+            // An earlier write of the batch failed and reloaded memory;
+            // what the batch applied since goes the same way.
+            self.engine.reload_memory(&mut self.ks)?;
+            return Err(write_failed(self.engine, msg));
+        }
+        if self.pending.n > 0 {
+            self.pending.ticket = Some(self.engine.stage(&mut self.pending));
+        }
+        Ok(self.pending.ticket.take())
+    }
+}
+
+/// The error of a journal write that failed (its text kept by a ticket).
+fn write_failed(engine: &Engine, msg: String) -> EngineError {
+    EngineError::Storage(crate::error::StorageError::Io {
+        op: "write",
+        path: engine.memory.log.dir().to_path_buf(),
+        source: std::io::Error::other(msg),
+    })
 }
 
 impl MemTxn<'_> {
@@ -1370,7 +1500,7 @@ impl MemTxn<'_> {
                 .get(key)
                 .is_some_and(|s| s.expire() != 0)
             {
-                p.write(self.engine)?;
+                p.write(self.engine, self.ks)?;
             }
         }
         self.engine.reap(self.ks, self.db, key)?;
@@ -1475,8 +1605,11 @@ const EXPIRED_KEPT: usize = 10_000;
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        // A compaction thread holds the journal: it ends before the files
-        // can be opened again.
+        // Staged ops are written, and a compaction thread holding the
+        // journal ends, before the files can be opened again.
+        if let Err(e) = self.flush_staged() {
+            tracing::warn!("staged list and string ops not journaled at close: {e}");
+        }
         self.memory.wait_compaction();
     }
 }

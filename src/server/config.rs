@@ -91,6 +91,9 @@ pub const PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-del", "no", Accepted),
     p("tcp-keepalive", "300", Accepted),
     p("tcp-backlog", "511", Immutable),
+    // Threads serving connections; one, as Redis's event loop (see
+    // docs/design.md, "Server").
+    p("io-threads", "1", Immutable),
     p("daemonize", "no", Immutable),
     p("logfile", "", Immutable),
     p("slowlog-log-slower-than", "10000", Accepted),
@@ -213,6 +216,13 @@ impl Config {
             }
             "maxclients" | "timeout" | "stream-node-max-entries" | "stream-node-max-bytes" | "client-query-buffer-limit" | "maxmemory" | "auto-aof-rewrite-min-size" | "auto-aof-rewrite-percentage" | "tcp-keepalive" | "tcp-backlog" | "hz" => {
                 parse_u64(value)?.to_string()
+            }
+            "io-threads" => {
+                let n = parse_u64(value)?;
+                if !(1..=128).contains(&n) {
+                    return Err(ConfigError("argument must be between 1 and 128 inclusive".to_string()));
+                }
+                n.to_string()
             }
             "proto-max-bulk-len" => {
                 let n = parse_u64(value)?;

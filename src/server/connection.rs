@@ -27,7 +27,7 @@ use super::cmd::args::{Args, Ctx, Outcome};
 use super::cmd::table::{self, COMMANDS, LOADING, WRITE};
 use super::cmd::xadd::{self, XAdd};
 use super::shared::{Shared, lock};
-use crate::engine::keyspace::now_ms;
+use crate::engine::keyspace::{StagedTicket, now_ms};
 use crate::engine::pubsub::{Inbox, Mailbox, Message};
 use crate::error::EngineError;
 use crate::resp::frame::Frame;
@@ -60,6 +60,16 @@ fn is_xadd(args: &[Bytes]) -> bool {
     args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
 }
 
+/// A reply that waits for its journal record or its commits.
+struct Waiting {
+    /// `None`: a reply not to be sent (CLIENT REPLY OFF).
+    frame: Option<Frame>,
+    /// Durable first (`always`).
+    commits: Vec<Commit>,
+    /// Written first: the record of list ops left staged.
+    staged: Option<Arc<StagedTicket>>,
+}
+
 /// Why the connection ends.
 enum End {
     /// Keep serving.
@@ -77,9 +87,9 @@ struct Connection {
     /// Replies to send before `out`: large pre-encoded ones are kept as
     /// they are instead of being copied into `out`.
     chunks: Vec<Bytes>,
-    /// Replies waiting for commits, in order; once one waits, every later
-    /// reply queues behind it; `None` is a reply not to be sent (CLIENT REPLY OFF).
-    pending: Vec<(Option<Frame>, Vec<Commit>)>,
+    /// Replies waiting, in order; once one waits, every later reply
+    /// queues behind it.
+    pending: Vec<Waiting>,
     parser: RequestParser,
     client: ClientState,
 }
@@ -138,7 +148,11 @@ impl Connection {
     /// giving up on a subscriber that overflows meanwhile.
     async fn deliver(&mut self, first: Arc<Message>) -> std::io::Result<()> {
         self.encode_message(&first);
-        let mut bytes = 0;
+        let mut bytes = first.payload.len() + first.channel.len();
+        // As Redis writes a subscriber's messages once per event-loop
+        // pass: the connections ready now run first, so that what they
+        // publish goes out in the same write.
+        tokio::task::yield_now().await;
         while bytes < DELIVER_BATCH_BYTES {
             let Some(m) = self.client.subs.inbox.as_mut().and_then(Inbox::try_recv) else {
                 break;
@@ -336,10 +350,12 @@ impl Connection {
             && self.shared.blocked.is_empty()
     }
 
-    /// Runs list commands as one [`crate::engine::keyspace::MemBatch`]:
-    /// replies in order, each after the batch's journal record; if that
-    /// write fails, every command that changed something answers the
-    /// error (memory was reloaded from the journal).
+    /// Runs list commands as one [`crate::engine::keyspace::MemBatch`]
+    /// whose ops are left staged, to be journaled with other connections'
+    /// by the first of them to flush its replies (see
+    /// [`Connection::flush`]): replies in order, each after that record;
+    /// if its write fails, every command that changed something answers
+    /// the error (memory was reloaded from the journal).
     fn list_run(&mut self, run: Vec<Vec<Bytes>>) {
         self.client.info.last_ms.store(
             self.client.info.created.elapsed().as_millis() as u64,
@@ -349,43 +365,37 @@ impl Connection {
             ctx.batch = Some(ctx.engine.mem_batch());
             let first_ready = ctx.ready.len();
             let outs: Vec<Outcome> = run.into_iter().map(|a| table::execute(ctx, a)).collect();
-            let finished = match ctx.batch.take() {
-                Some(b) => b.finish(),
+            let staged = match ctx.batch.take() {
+                Some(b) => b.stage(),
                 None => Ok(None),
             };
-            match finished {
-                Ok(commit) => {
-                    let commits: Vec<Commit> = commit.into_iter().collect();
-                    for r in &mut ctx.ready[first_ready..] {
-                        r.2.extend(commits.iter().cloned());
-                    }
-                    outs.into_iter()
-                        .map(|o| match o {
-                            Outcome::Reply(f) if !commits.is_empty() => {
-                                Outcome::Durable(f, commits.clone())
-                            }
-                            o => o,
-                        })
-                        .collect::<Vec<_>>()
-                }
+            match staged {
+                // Clients served from the batch's keys (none are blocked
+                // when a batch starts, but one may block on the other
+                // worker meanwhile) are served by journal writes that go
+                // after the staged ops.
+                Ok(ticket) => (outs, ticket),
                 Err(e) => {
                     ctx.ready.truncate(first_ready);
                     // The engine's error carries its code (MISCONF for a
                     // refused write).
                     let text = e.to_string();
-                    outs.into_iter()
+                    let outs = outs
+                        .into_iter()
                         .map(|o| match o {
                             Outcome::Reply(Frame::Error(b)) => Outcome::Reply(Frame::Error(b)),
                             _ => Outcome::Reply(Frame::error(text.clone())),
                         })
-                        .collect()
+                        .collect();
+                    (outs, None)
                 }
             }
         });
-        for o in outcomes {
+        let (outs, ticket) = outcomes;
+        for o in outs {
             match o {
                 Outcome::Durable(f, c) => self.push(f, c),
-                Outcome::Reply(f) => self.push(f, Vec::new()),
+                Outcome::Reply(f) => self.push_after(f, Vec::new(), ticket.clone()),
                 // Pushes and pops never block, close or sleep.
                 _ => {}
             }
@@ -611,6 +621,16 @@ impl Connection {
 
     /// Queues a reply (after `commits`, if any).
     fn push(&mut self, frame: Frame, commits: Vec<Commit>) {
+        self.push_after(frame, commits, None);
+    }
+
+    /// Queues a reply after `commits` and the journal record of `staged`.
+    fn push_after(
+        &mut self,
+        frame: Frame,
+        commits: Vec<Commit>,
+        staged: Option<Arc<StagedTicket>>,
+    ) {
         let send = if std::mem::take(&mut self.client.suppress_reply) {
             false
         } else {
@@ -623,12 +643,16 @@ impl Connection {
                 }
             }
         };
-        if commits.is_empty() && self.pending.is_empty() {
+        if commits.is_empty() && staged.is_none() && self.pending.is_empty() {
             if send {
                 self.encode(frame);
             }
         } else {
-            self.pending.push((send.then_some(frame), commits));
+            self.pending.push(Waiting {
+                frame: send.then_some(frame),
+                commits,
+                staged,
+            });
         }
     }
 
@@ -684,20 +708,29 @@ impl Connection {
         Ok(())
     }
 
-    /// Waits for pending commits, then writes every queued reply.
+    /// Journals staged ops, waits for pending commits, then writes every
+    /// queued reply.
     async fn flush(&mut self) -> std::io::Result<()> {
-        for (frame, commits) in std::mem::take(&mut self.pending) {
+        self.write_staged().await;
+        for w in std::mem::take(&mut self.pending) {
             let mut failed = None;
+            let mut commits = w.commits;
+            match w.staged.as_deref().map(StagedTicket::result) {
+                None => {}
+                Some(Some(Ok(c))) => commits.push(c),
+                Some(Some(Err(msg))) => failed = Some(msg),
+                Some(None) => failed = Some("ERR the journal record was not written".into()),
+            }
             for c in commits {
                 if let Err(e) = c.inline_when_alone().await {
-                    failed = Some(e);
+                    failed = Some(EngineError::from(e).to_string());
                 }
             }
-            let Some(frame) = frame else {
+            let Some(frame) = w.frame else {
                 continue;
             };
             match failed {
-                Some(e) => self.encode(Frame::error(EngineError::from(e).to_string())),
+                Some(msg) => self.encode(Frame::error(msg)),
                 None => self.encode(frame),
             }
         }
@@ -734,6 +767,27 @@ impl Connection {
             .fetch_add(n as u64, Ordering::Relaxed);
         self.out.clear();
         Ok(())
+    }
+
+    /// Before any reply goes out, the ops staged so far are journaled,
+    /// as Redis writes its AOF buffer before the replies of an event-loop
+    /// pass: this client's, and any another client left that this one
+    /// may have read. It first lets the other connections ready now run
+    /// and stage theirs, so that one record and one write serve them all.
+    async fn write_staged(&mut self) {
+        let engine = self.shared.engine();
+        let waits = |p: &[Waiting]| {
+            p.iter()
+                .any(|w| w.staged.as_ref().is_some_and(|t| t.result().is_none()))
+        };
+        if !engine.has_staged() && !waits(&self.pending) {
+            return;
+        }
+        tokio::task::yield_now().await;
+        if let Err(e) = engine.flush_staged() {
+            // The tickets carry it to the replies.
+            tracing::debug!(client = self.client.info.id, "journal write failed: {e}");
+        }
     }
 
     fn unwatch_all(&mut self) {

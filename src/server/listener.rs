@@ -319,6 +319,11 @@ async fn expiry_loop(shared: Arc<Shared>) {
             _ = shutdown.wait_for(|s| *s) => return,
         }
         let engine = shared.engine();
+        // Connections journal what they staged before replying; a task
+        // cut off in between (the client left) leaves it to this.
+        if let Err(e) = engine.flush_staged() {
+            tracing::warn!("journal write failed: {e}");
+        }
         if let Err(e) = engine.purge_expired(EXPIRE_BATCH) {
             tracing::warn!("removing expired keys failed: {e}");
         }
