@@ -92,6 +92,13 @@ struct Connection {
     pending: Vec<Waiting>,
     parser: RequestParser,
     client: ClientState,
+    /// The last reading of the clock: when the pass started, then when
+    /// the last command ended (the next one's start).
+    clock: Instant,
+    /// The wall clock (ms since the epoch) read at the pass's start, and
+    /// `clock` then: commands take their time from these, as Redis
+    /// caches the time for each command, without reading it again.
+    wall: (u64, Instant),
 }
 
 /// Serves a client until it leaves, is killed, or the server stops.
@@ -114,6 +121,8 @@ pub async fn serve(shared: Arc<Shared>, socket: TcpStream, info: Arc<ClientInfo>
         pending: Vec::new(),
         parser: RequestParser::new(max_bulk),
         client: ClientState::new(info.clone(), authenticated),
+        clock: Instant::now(),
+        wall: (now_ms(), Instant::now()),
     };
     if let Err(e) = conn.run().await {
         tracing::debug!(client = info.id, "connection ended: {e}");
@@ -243,6 +252,7 @@ impl Connection {
             if n == 0 || info.killed.load(Ordering::Acquire) {
                 return Ok(());
             }
+            self.tick();
             self.shared
                 .stats
                 .net_input_bytes
@@ -278,7 +288,7 @@ impl Connection {
                     }
                     self.list_run(run);
                     End::Continue
-                } else if self.can_batch() && is_xadd(&args) {
+                } else if is_xadd(&args) && self.can_batch() {
                     // A pipeline of XADDs to one key: one write for all.
                     let key = args[1].clone();
                     let mut run = vec![args];
@@ -298,6 +308,7 @@ impl Connection {
                 }
                 if self.queued() >= FLUSH_AT_BYTES {
                     self.flush().await?;
+                    self.tick();
                 }
             }
             if let Some(e) = bad {
@@ -315,7 +326,7 @@ impl Connection {
     fn can_batch(&self) -> bool {
         self.client.authenticated
             && self.client.multi.is_none()
-            && lock(&self.shared.pause).is_none()
+            && (!self.shared.paused.load(Ordering::Acquire) || lock(&self.shared.pause).is_none())
     }
 
     /// Runs consecutive XADDs to `key`; the plain ones are appended
@@ -357,10 +368,7 @@ impl Connection {
     /// if its write fails, every command that changed something answers
     /// the error (memory was reloaded from the journal).
     fn list_run(&mut self, run: Vec<Vec<Bytes>>) {
-        self.client.info.last_ms.store(
-            self.client.info.created.elapsed().as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        self.touched();
         let outcomes = self.with_ctx(false, |ctx| {
             ctx.batch = Some(ctx.engine.mem_batch());
             let first_ready = ctx.ready.len();
@@ -412,10 +420,7 @@ impl Connection {
         table::count_many(&self.shared, "XADD", group.len(), failed, start.elapsed());
         self.shared.watched.touch(self.client.db, key);
         *lock(&self.client.info.last_cmd) = "XADD";
-        self.client.info.last_ms.store(
-            self.client.info.created.elapsed().as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        self.touched();
         for r in results {
             match r {
                 Ok(Outcome::Durable(f, c)) => self.push(f, c),
@@ -438,10 +443,7 @@ impl Connection {
 
     /// Runs one request and queues its reply.
     async fn request(&mut self, args: Vec<Bytes>) -> std::io::Result<End> {
-        self.client.info.last_ms.store(
-            self.client.info.created.elapsed().as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        self.touched();
         self.wait_for_pause(&args).await?;
         let is_exec = args
             .first()
@@ -457,11 +459,14 @@ impl Connection {
             Outcome::Sleep(d, f) => {
                 self.flush().await?;
                 tokio::time::sleep(d).await;
+                self.tick();
                 self.push(f, Vec::new());
             }
             Outcome::Block(spec) => {
                 self.flush().await?;
-                return self.block(*spec).await;
+                let end = self.block(*spec).await;
+                self.tick();
+                return end;
             }
             Outcome::Shutdown => {
                 self.flush().await?;
@@ -472,6 +477,7 @@ impl Connection {
                 self.flush().await?;
                 let shared = self.shared.clone();
                 let r = tokio::task::spawn_blocking(move || super::listener::reload(&shared)).await;
+                self.tick();
                 let f = match r {
                     Ok(Ok(())) => Frame::ok(),
                     Ok(Err(e)) => Frame::error(format!("ERR Error trying to load the data: {e}")),
@@ -499,31 +505,65 @@ impl Connection {
             engine: &engine,
             client: &mut self.client,
             in_exec: false,
-            now_ms: now_ms(),
+            now_ms: self.wall.0
+                + self
+                    .clock
+                    .saturating_duration_since(self.wall.1)
+                    .as_millis() as u64,
+            clock: self.clock,
             ready: Vec::new(),
             batch: None,
         };
         let r = f(&mut ctx);
+        let clock = ctx.clock;
         super::events::emit_expired(&shared, &engine);
         let ready = std::mem::take(&mut ctx.ready);
         if !ready.is_empty() {
             shared.blocked.serve(&shared, &engine, ready);
         }
+        self.clock = clock;
         r
+    }
+
+    /// Reads the clocks again: a pass starts, or the connection waited.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        self.clock = now;
+        self.wall = (now_ms(), now);
+    }
+
+    /// Records the client's last activity (CLIENT LIST's idle).
+    fn touched(&self) {
+        let info = &self.client.info;
+        info.last_ms.store(
+            self.clock
+                .saturating_duration_since(info.created)
+                .as_millis() as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// Waits while CLIENT PAUSE holds this command back.
     async fn wait_for_pause(&mut self, args: &[Bytes]) -> std::io::Result<()> {
         loop {
-            let pause = *lock(&self.shared.pause);
-            let Some((until, writes_only)) = pause else {
-                return Ok(());
-            };
-            let now = Instant::now();
-            if now >= until {
-                *lock(&self.shared.pause) = None;
+            if !self.shared.paused.load(Ordering::Acquire) {
                 return Ok(());
             }
+            let now = Instant::now();
+            let held = {
+                let mut pause = lock(&self.shared.pause);
+                match *pause {
+                    Some((until, _)) if now >= until => {
+                        *pause = None;
+                        self.shared.paused.store(false, Ordering::Release);
+                        None
+                    }
+                    p => p,
+                }
+            };
+            let Some((until, writes_only)) = held else {
+                return Ok(());
+            };
             let flags = args
                 .first()
                 .and_then(|n| table::lookup(n))
@@ -536,6 +576,7 @@ impl Connection {
                 _ = tokio::time::sleep(until - now) => {}
                 _ = self.shared.unpause.notified() => {}
             }
+            self.tick();
         }
     }
 

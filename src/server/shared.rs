@@ -166,6 +166,8 @@ pub struct Shared {
     pub port: AtomicU64,
     /// Set while CLIENT PAUSE holds: (until, writes only).
     pub pause: Mutex<Option<(Instant, bool)>>,
+    /// True while `pause` may be set: read first, without the lock.
+    pub paused: std::sync::atomic::AtomicBool,
     /// Woken when a pause ends early (CLIENT UNPAUSE).
     pub unpause: Notify,
     /// Commands run under its read side, EXEC under its write side, so
@@ -195,6 +197,7 @@ impl Shared {
             started: Instant::now(),
             port: AtomicU64::new(0),
             pause: Mutex::new(None),
+            paused: std::sync::atomic::AtomicBool::new(false),
             unpause: Notify::new(),
             exec: RwLock::new(()),
         };

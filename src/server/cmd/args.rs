@@ -91,6 +91,9 @@ pub struct Ctx<'a> {
     pub in_exec: bool,
     /// Milliseconds since the epoch when the command started.
     pub now_ms: u64,
+    /// When the command started; once it ran, when it ended (the next
+    /// command's start, so that each costs one reading of the clock).
+    pub clock: std::time::Instant,
     /// Keys written to, whose blocked clients are served once the command
     /// (or the whole EXEC) is over, as Redis serves them.
     pub ready: Vec<Ready>,

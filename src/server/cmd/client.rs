@@ -185,12 +185,18 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
             } else {
                 return Err(CmdError::syntax());
             };
-            *lock(&ctx.shared.pause) = Some((pause_until(ms as u64), writes_only));
+            let mut pause = lock(&ctx.shared.pause);
+            *pause = Some((pause_until(ms as u64), writes_only));
+            ctx.shared.paused.store(true, Ordering::Release);
+            drop(pause);
             Ok(Frame::ok().into())
         }
         b"UNPAUSE" => {
             arity("unpause", n == 0)?;
-            *lock(&ctx.shared.pause) = None;
+            let mut pause = lock(&ctx.shared.pause);
+            *pause = None;
+            ctx.shared.paused.store(false, Ordering::Release);
+            drop(pause);
             ctx.shared.unpause.notify_waiters();
             Ok(Frame::ok().into())
         }
