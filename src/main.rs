@@ -124,6 +124,7 @@ fn serve(args: &[String]) -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     raise_fd_limit(cfg.number("maxclients").saturating_add(32));
+    brook::server::set_mem_allocator("mimalloc");
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(cfg.number("io-threads").clamp(1, 128) as usize);
     let runtime = match builder.enable_all().build() {

@@ -151,3 +151,53 @@ fn a_failed_staged_write_reaches_every_ticket_and_reloads_memory() {
     let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
     assert_eq!(list(&e, "q"), ["kept", "later"]);
 }
+
+#[test]
+fn a_compaction_that_cannot_start_waits_for_the_journal_to_grow_again() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let io = SimIo::new();
+    let dir = std::path::PathBuf::from("/sim/brook");
+    let cfg = EngineConfig {
+        journal_rewrite_pct: 0,
+        journal_rewrite_min: 1,
+        ..EngineConfig::default()
+    };
+    let e = Engine::open_with(io.clone(), &dir, cfg).unwrap();
+    let write = |e: &Engine, item: String| {
+        let (_, c) = e.mem(0, |m| m.apply(vec![push("q", &item)])).unwrap();
+        c.unwrap().wait().unwrap();
+    };
+    // About 90 kB of records: the open segment has room preallocated
+    // beyond them.
+    for i in 0..1000 {
+        write(&e, format!("item {i:>50}"));
+    }
+    // No room for the new segment a compaction starts with; then
+    // compactions are on, and the journal is past twice its size at open.
+    io.set_capacity(Some(io.used()));
+    e.journal().rewrite_pct.store(100, Relaxed);
+    for i in 1000..1020 {
+        write(&e, format!("item {i:>50}"));
+    }
+    e.quiesce().unwrap();
+    // The first of these writes started a compaction, which failed; the
+    // others did not try again (each try copies every list under the
+    // keyspace lock).
+    assert_eq!(e.journal().failures.load(Relaxed), 1);
+    assert_eq!(e.journal().compactions.load(Relaxed), 0);
+
+    // Room again: once the journal has grown as much more, it compacts.
+    io.set_capacity(None);
+    let size = e.journal().size();
+    let mut n = 1020;
+    while e.journal().size() < 2 * size + 256 {
+        write(&e, format!("item {n:>50}"));
+        n += 1;
+    }
+    e.quiesce().unwrap();
+    assert_eq!(e.journal().compactions.load(Relaxed), 1);
+    assert_eq!(e.journal().failures.load(Relaxed), 0);
+    drop(e);
+    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    assert_eq!(list(&e, "q").len(), n);
+}

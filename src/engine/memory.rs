@@ -514,6 +514,9 @@ pub struct Journal {
     pub rewrite_min: AtomicU64,
     /// Compactions completed since open.
     pub compactions: AtomicU64,
+    /// Compactions that failed since the last that completed (Redis's
+    /// `aof_rewrites_consecutive_failures`).
+    pub failures: AtomicU64,
 }
 
 /// What a compaction copies: each list's or string's database, key,
@@ -534,6 +537,7 @@ impl Journal {
             rewrite_pct: AtomicU64::new(100),
             rewrite_min: AtomicU64::new(64 << 20),
             compactions: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         }
     }
 
@@ -603,6 +607,7 @@ impl Journal {
         let begin = match self.submit(J_SNAP_BEGIN, &[], true) {
             Ok((key, _)) => key,
             Err(e) => {
+                self.failed();
                 self.compacting.store(false, Ordering::Release);
                 return Err(e);
             }
@@ -621,6 +626,7 @@ impl Journal {
                         let size = before.saturating_sub(size_at_begin);
                         me.base.store(size, Ordering::Relaxed);
                         me.compactions.fetch_add(1, Ordering::Relaxed);
+                        me.failures.store(0, Ordering::Relaxed);
                         tracing::info!(
                             "journal compacted: a snapshot of {} bytes, {} bytes now, in {} ms",
                             bytes,
@@ -629,8 +635,7 @@ impl Journal {
                         );
                     }
                     Err(e) => {
-                        // Not again before the journal grows as much more.
-                        me.base.store(me.size(), Ordering::Relaxed);
+                        me.failed();
                         tracing::warn!("journal compaction failed, the journal is kept whole: {e}");
                     }
                 }
@@ -642,6 +647,7 @@ impl Journal {
                 Ok(true)
             }
             Err(e) => {
+                self.failed();
                 self.compacting.store(false, Ordering::Release);
                 Err(StorageError::Io {
                     op: "spawn",
@@ -650,6 +656,13 @@ impl Journal {
                 })
             }
         }
+    }
+
+    /// A compaction failed: not again before the journal grows as much
+    /// more (a failure at every write would copy every list each time).
+    fn failed(&self) {
+        self.base.store(self.size(), Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Waits for a running compaction to end.

@@ -31,6 +31,16 @@ pub enum Space {
     Shard,
 }
 
+/// Copies of `channel` and `payload` in one buffer (two allocations, not
+/// four: each copy's first clone into a message would allocate again).
+fn own_pair(channel: &[u8], payload: &[u8]) -> (Bytes, Bytes) {
+    let mut both = Vec::with_capacity(channel.len() + payload.len());
+    both.extend_from_slice(channel);
+    both.extend_from_slice(payload);
+    let both = Bytes::from(both);
+    (both.slice(..channel.len()), both.slice(channel.len()..))
+}
+
 /// One published message, shared by every subscriber it reaches.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message {
@@ -242,7 +252,7 @@ impl PubSub {
     pub fn publish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
         // One copy for every subscriber: a slice of the request's buffer
         // would pin all of it while the message waits in a slow mailbox.
-        let (channel, payload) = (&own(channel), &own(payload));
+        let (channel, payload) = &own_pair(channel, payload);
         let mut n = self.deliver(Space::Channel, channel, None, payload, now_ms);
         let patterns = read(&self.patterns);
         for (pattern, subs) in patterns.iter() {
@@ -266,7 +276,7 @@ impl PubSub {
     /// Delivers `payload` to the subscribers of shard channel `channel`
     /// (SPUBLISH).
     pub fn spublish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
-        let (channel, payload) = (&own(channel), &own(payload));
+        let (channel, payload) = &own_pair(channel, payload);
         self.deliver(Space::Shard, channel, None, payload, now_ms)
     }
 

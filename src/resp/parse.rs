@@ -92,8 +92,18 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if neg && digits == b"0" {
         return None;
     }
-    let text = std::str::from_utf8(s).ok()?;
-    text.parse().ok()
+    // Accumulated on the sign's side, so that i64::MIN fits.
+    let mut v: i64 = 0;
+    for d in digits {
+        let d = i64::from(d - b'0');
+        v = v.checked_mul(10)?;
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
+    }
+    Some(v)
 }
 
 impl RequestParser {

@@ -33,8 +33,9 @@ pub struct ClientInfo {
     pub db: AtomicUsize,
     /// Milliseconds since `created` of its last command.
     pub last_ms: AtomicU64,
-    /// The last command's name.
-    pub last_cmd: Mutex<&'static str>,
+    /// The last command: its index in the command table, `usize::MAX`
+    /// for none yet.
+    pub last_cmd: AtomicUsize,
     /// 2 or 3.
     pub resp: AtomicU64,
     /// Blocked in XREAD or XREADGROUP.
@@ -68,7 +69,7 @@ impl ClientInfo {
             lib: Mutex::new((Bytes::new(), Bytes::new())),
             db: AtomicUsize::new(0),
             last_ms: AtomicU64::new(0),
-            last_cmd: Mutex::new("NULL"),
+            last_cmd: AtomicUsize::new(usize::MAX),
             resp: AtomicU64::new(2),
             blocked: AtomicBool::new(false),
             multi: AtomicBool::new(false),
@@ -127,7 +128,10 @@ impl ClientInfo {
                 -1
             },
             self.output_bytes.load(Ordering::Relaxed),
-            lock(&self.last_cmd).to_ascii_lowercase(),
+            super::cmd::table::COMMANDS
+                .get(self.last_cmd.load(Ordering::Relaxed))
+                .map_or("NULL", |c| c.name)
+                .to_ascii_lowercase(),
             self.resp.load(Ordering::Relaxed),
             String::from_utf8_lossy(&lib_name),
             String::from_utf8_lossy(&lib_ver),

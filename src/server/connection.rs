@@ -253,6 +253,7 @@ impl Connection {
                 return Ok(());
             }
             self.tick();
+            self.touched();
             self.shared
                 .stats
                 .net_input_bytes
@@ -368,7 +369,6 @@ impl Connection {
     /// if its write fails, every command that changed something answers
     /// the error (memory was reloaded from the journal).
     fn list_run(&mut self, run: Vec<Vec<Bytes>>) {
-        self.touched();
         let outcomes = self.with_ctx(false, |ctx| {
             ctx.batch = Some(ctx.engine.mem_batch());
             let first_ready = ctx.ready.len();
@@ -419,8 +419,9 @@ impl Connection {
         let failed = results.iter().filter(|r| r.is_err()).count();
         table::count_many(&self.shared, "XADD", group.len(), failed, start.elapsed());
         self.shared.watched.touch(self.client.db, key);
-        *lock(&self.client.info.last_cmd) = "XADD";
-        self.touched();
+        if let Some(i) = table::lookup(b"XADD") {
+            self.client.info.last_cmd.store(i, Ordering::Relaxed);
+        }
         for r in results {
             match r {
                 Ok(Outcome::Durable(f, c)) => self.push(f, c),
@@ -443,7 +444,6 @@ impl Connection {
 
     /// Runs one request and queues its reply.
     async fn request(&mut self, args: Vec<Bytes>) -> std::io::Result<End> {
-        self.touched();
         self.wait_for_pause(&args).await?;
         let is_exec = args
             .first()
@@ -532,7 +532,8 @@ impl Connection {
         self.wall = (now_ms(), now);
     }
 
-    /// Records the client's last activity (CLIENT LIST's idle).
+    /// Records the client's last activity (CLIENT LIST's idle): when the
+    /// pass started, as Redis records a client's last read.
     fn touched(&self) {
         let info = &self.client.info;
         info.last_ms.store(
@@ -752,7 +753,7 @@ impl Connection {
     /// Journals staged ops, waits for pending commits, then writes every
     /// queued reply.
     async fn flush(&mut self) -> std::io::Result<()> {
-        self.write_staged().await;
+        self.before_replies().await;
         for w in std::mem::take(&mut self.pending) {
             let mut failed = None;
             let mut commits = w.commits;
@@ -814,12 +815,18 @@ impl Connection {
     /// as Redis writes its AOF buffer before the replies of an event-loop
     /// pass: this client's, and any another client left that this one
     /// may have read. It first lets the other connections ready now run
-    /// and stage theirs, so that one record and one write serve them all.
-    async fn write_staged(&mut self) {
+    /// and stage theirs, so that one record and one write serve them all;
+    /// so too before waiting for a commit under `always`, so that the
+    /// others' appends join its fdatasync (on one thread, a connection
+    /// that synced at once would sync for itself alone, and hold up the
+    /// rest meanwhile).
+    async fn before_replies(&mut self) {
         let engine = self.shared.engine();
         let waits = |p: &[Waiting]| {
-            p.iter()
-                .any(|w| w.staged.as_ref().is_some_and(|t| t.result().is_none()))
+            p.iter().any(|w| {
+                w.staged.as_ref().is_some_and(|t| t.result().is_none())
+                    || w.commits.iter().any(Commit::may_wait)
+            })
         };
         if !engine.has_staged() && !waits(&self.pending) {
             return;

@@ -510,6 +510,12 @@ impl Commit {
         self
     }
 
+    /// False when the commit is durable on return (its log is not under
+    /// `always`): awaiting it never waits.
+    pub fn may_wait(&self) -> bool {
+        self.dur.is_some()
+    }
+
     /// Blocks the calling thread until the append is durable.
     pub fn wait(self) -> Result<u64> {
         if let Some(d) = &self.dur {

@@ -88,14 +88,22 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             let anon = proc_status_bytes("RssAnon");
             write!(
                 out,
-                "# Memory\r\nused_memory:{anon}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_peak:{anon}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
-                anon as f64 / (1 << 20) as f64
+                "# Memory\r\nused_memory:{anon}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_peak:{anon}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:{}\r\n",
+                anon as f64 / (1 << 20) as f64,
+                crate::server::mem_allocator()
             )
         }
         "persistence" => write!(
             out,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:{}\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\naof_current_size:{}\r\n",
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\naof_rewrite_in_progress:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:ok\r\naof_current_size:{}\r\n",
             u8::from(ctx.engine.journal().compacting()),
+            if ctx.engine.journal().failures.load(r) == 0 {
+                "ok"
+            } else {
+                "err"
+            },
+            ctx.engine.journal().compactions.load(r),
+            ctx.engine.journal().failures.load(r),
             ctx.engine.journal().size(),
         ),
         "stats" => write!(

@@ -1369,6 +1369,23 @@ fn index() -> &'static Index {
 
 /// The table index of a command name, any case.
 pub fn lookup(name: &[u8]) -> Option<usize> {
+    thread_local! {
+        /// The last name found: a pipeline repeats its command.
+        static LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
+    let last = LAST.with(std::cell::Cell::get);
+    if COMMANDS
+        .get(last)
+        .is_some_and(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+    {
+        return Some(last);
+    }
+    let found = lookup_indexed(name)?;
+    LAST.with(|l| l.set(found));
+    Some(found)
+}
+
+fn lookup_indexed(name: &[u8]) -> Option<usize> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;
@@ -1489,7 +1506,7 @@ fn dispatch(ctx: &mut Ctx, args: Vec<Bytes>) -> CmdResult {
             "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )));
     }
-    *crate::server::shared::lock(&ctx.client.info.last_cmd) = cmd.name;
+    ctx.client.info.last_cmd.store(i, Ordering::Relaxed);
     if ctx.client.multi.is_some() && cmd.flags & NO_QUEUE == 0 {
         if cmd.flags & NO_MULTI != 0 {
             ctx.client.multi_dirty = true;
