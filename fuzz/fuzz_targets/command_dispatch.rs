@@ -240,6 +240,7 @@ fn run(data: &[u8]) -> Result<()> {
             client: &mut client,
             in_exec: false,
             now_ms: 1_700_000_000_000,
+            clock: std::time::Instant::now(),
             ready: Vec::new(),
             batch: None,
         };

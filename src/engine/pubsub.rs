@@ -10,12 +10,12 @@
 //!
 //! Nothing here is durable: Pub/Sub is fire and forget, as in Redis.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use super::glob::glob_match;
 use super::own;
@@ -78,7 +78,14 @@ pub struct Limits {
 pub struct Mailbox {
     id: u64,
     limits: Arc<Limits>,
-    tx: mpsc::UnboundedSender<Arc<Message>>,
+    /// Messages not taken yet, oldest first. The subscriber takes them
+    /// all at once (one lock for a batch, where a channel costs atomic
+    /// operations per message on both sides).
+    queue: Mutex<VecDeque<Arc<Message>>>,
+    /// Woken when a message lands in an empty queue.
+    arrived: Notify,
+    /// The inbox is gone: nothing more is queued.
+    closed: AtomicBool,
     queued: AtomicU64,
     /// Milliseconds since the epoch when it went over the soft limit; 0
     /// when under it.
@@ -91,7 +98,21 @@ pub struct Mailbox {
 /// The receiving end of a mailbox, held by the subscriber's connection.
 pub struct Inbox {
     mailbox: Arc<Mailbox>,
-    rx: mpsc::UnboundedReceiver<Arc<Message>>,
+    /// Taken from the queue, not handed out yet.
+    batch: VecDeque<Arc<Message>>,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        // A subscriber gone meanwhile unsubscribes on its way out; until
+        // then nothing piles up for it.
+        self.mailbox.closed.store(true, Ordering::Release);
+        lock(&self.mailbox.queue).clear();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Mailbox {
@@ -146,9 +167,18 @@ impl Mailbox {
                 return;
             }
         }
-        // A subscriber gone meanwhile unsubscribes on its way out.
-        if self.tx.send(msg.clone()).is_ok() {
-            self.queued.fetch_add(msg.cost(), Ordering::AcqRel);
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // Counted before it can be taken (and subtracted).
+        self.queued.fetch_add(msg.cost(), Ordering::AcqRel);
+        let was_empty = {
+            let mut q = lock(&self.queue);
+            q.push_back(msg.clone());
+            q.len() == 1
+        };
+        if was_empty {
+            self.arrived.notify_one();
         }
     }
 }
@@ -159,16 +189,25 @@ impl Inbox {
         &self.mailbox
     }
 
-    /// Waits for the next message.
+    /// Waits for the next message. Cancel-safe: a message is taken only
+    /// when returned.
     pub async fn recv(&mut self) -> Option<Arc<Message>> {
-        let m = self.rx.recv().await?;
-        self.taken(&m);
-        Some(m)
+        loop {
+            if let Some(m) = self.try_recv() {
+                return Some(m);
+            }
+            // A message that lands after the look above notifies (the
+            // queue was empty), and the permit is kept for this wait.
+            self.mailbox.arrived.notified().await;
+        }
     }
 
     /// The next message, if one is queued.
     pub fn try_recv(&mut self) -> Option<Arc<Message>> {
-        let m = self.rx.try_recv().ok()?;
+        if self.batch.is_empty() {
+            std::mem::swap(&mut self.batch, &mut *lock(&self.mailbox.queue));
+        }
+        let m = self.batch.pop_front()?;
         self.taken(&m);
         Some(m)
     }
@@ -207,17 +246,24 @@ impl PubSub {
     /// A mailbox for client `id`, under this server's limits, and its
     /// receiving end.
     pub fn mailbox(&self, id: u64) -> (Arc<Mailbox>, Inbox) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let mailbox = Arc::new(Mailbox {
             id,
             limits: self.limits.clone(),
-            tx,
+            queue: Mutex::new(VecDeque::new()),
+            arrived: Notify::new(),
+            closed: AtomicBool::new(false),
             queued: AtomicU64::new(0),
             soft_since: AtomicU64::new(0),
             overflowed: AtomicBool::new(false),
             overflow: Notify::new(),
         });
-        (mailbox.clone(), Inbox { mailbox, rx })
+        (
+            mailbox.clone(),
+            Inbox {
+                mailbox,
+                batch: VecDeque::new(),
+            },
+        )
     }
 
     fn space(&self, space: Space) -> &RwLock<HashMap<Bytes, Subscribers>> {
