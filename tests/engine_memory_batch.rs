@@ -32,13 +32,22 @@ fn list(e: &Engine, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// Opens the engine on the simulated disk.
+fn open(io: &std::sync::Arc<SimIo>, cfg: EngineConfig) -> Engine {
+    Engine::open_with(io.clone(), std::path::Path::new("/sim/brook"), cfg).unwrap()
+}
+
+/// Journals `ops` as one direct write and waits until it is durable.
+fn write(e: &Engine, ops: Vec<Op>) {
+    let (_, c) = e.mem(0, |m| m.apply(ops)).unwrap();
+    c.unwrap().wait().unwrap();
+}
+
 #[test]
 fn a_failed_batch_write_reloads_lists_from_the_journal() {
     let io = SimIo::new();
-    let dir = std::path::PathBuf::from("/sim/brook");
-    let e = Engine::open_with(io.clone(), &dir, EngineConfig::default()).unwrap();
-    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "kept")])).unwrap();
-    c.unwrap().wait().unwrap();
+    let e = open(&io, EngineConfig::default());
+    write(&e, vec![push("q", "kept")]);
 
     // The disk fills up; a batch applies two pushes and a pop, then its
     // journal record cannot be written.
@@ -67,7 +76,7 @@ fn a_failed_batch_write_reloads_lists_from_the_journal() {
     b.run(0, |m| m.apply(vec![push("q", "later")])).unwrap();
     b.finish().unwrap().unwrap().wait().unwrap();
     drop(e);
-    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    let e = open(&io, EngineConfig::default());
     assert_eq!(list(&e, "q"), ["kept", "later"]);
 }
 
@@ -81,8 +90,7 @@ fn stage(e: &Engine, ops: Vec<Op>) -> std::sync::Arc<brook::engine::keyspace::St
 #[test]
 fn staged_batches_share_one_record_written_before_any_later_one() {
     let io = SimIo::new();
-    let dir = std::path::PathBuf::from("/sim/brook");
-    let e = Engine::open_with(io.clone(), &dir, EngineConfig::default()).unwrap();
+    let e = open(&io, EngineConfig::default());
     let size = e.journal().size();
 
     // Two connections' batches: applied at once, written by neither.
@@ -105,15 +113,14 @@ fn staged_batches_share_one_record_written_before_any_later_one() {
 
     // A direct write journals what is staged first, in order.
     let t3 = stage(&e, vec![push("q", "c")]);
-    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "d")])).unwrap();
+    write(&e, vec![push("q", "d")]);
     assert!(matches!(t3.result(), Some(Ok(_))));
-    c.unwrap().wait().unwrap();
 
     // Staged when the engine closes: the close writes it.
     let t4 = stage(&e, vec![push("q", "e")]);
     drop(e);
     assert!(matches!(t4.result(), Some(Ok(_))));
-    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    let e = open(&io, EngineConfig::default());
     assert_eq!(list(&e, "q"), ["a", "b", "c", "d", "e"]);
     assert_eq!(list(&e, "r"), ["x"]);
 }
@@ -121,10 +128,8 @@ fn staged_batches_share_one_record_written_before_any_later_one() {
 #[test]
 fn a_failed_staged_write_reaches_every_ticket_and_reloads_memory() {
     let io = SimIo::new();
-    let dir = std::path::PathBuf::from("/sim/brook");
-    let e = Engine::open_with(io.clone(), &dir, EngineConfig::default()).unwrap();
-    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "kept")])).unwrap();
-    c.unwrap().wait().unwrap();
+    let e = open(&io, EngineConfig::default());
+    write(&e, vec![push("q", "kept")]);
 
     io.set_capacity(Some(io.used() + 1000));
     let big = "b".repeat(200_000);
@@ -145,10 +150,9 @@ fn a_failed_staged_write_reaches_every_ticket_and_reloads_memory() {
 
     // A later direct write finds nothing staged and works once there is room.
     io.set_capacity(None);
-    let (_, c) = e.mem(0, |m| m.apply(vec![push("q", "later")])).unwrap();
-    c.unwrap().wait().unwrap();
+    write(&e, vec![push("q", "later")]);
     drop(e);
-    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    let e = open(&io, EngineConfig::default());
     assert_eq!(list(&e, "q"), ["kept", "later"]);
 }
 
@@ -156,17 +160,13 @@ fn a_failed_staged_write_reaches_every_ticket_and_reloads_memory() {
 fn a_compaction_that_cannot_start_waits_for_the_journal_to_grow_again() {
     use std::sync::atomic::Ordering::Relaxed;
     let io = SimIo::new();
-    let dir = std::path::PathBuf::from("/sim/brook");
     let cfg = EngineConfig {
         journal_rewrite_pct: 0,
         journal_rewrite_min: 1,
         ..EngineConfig::default()
     };
-    let e = Engine::open_with(io.clone(), &dir, cfg).unwrap();
-    let write = |e: &Engine, item: String| {
-        let (_, c) = e.mem(0, |m| m.apply(vec![push("q", &item)])).unwrap();
-        c.unwrap().wait().unwrap();
-    };
+    let e = open(&io, cfg);
+    let write = |e: &Engine, item: String| write(e, vec![push("q", &item)]);
     // About 90 kB of records: the open segment has room preallocated
     // beyond them.
     for i in 0..1000 {
@@ -198,6 +198,6 @@ fn a_compaction_that_cannot_start_waits_for_the_journal_to_grow_again() {
     assert_eq!(e.journal().compactions.load(Relaxed), 1);
     assert_eq!(e.journal().failures.load(Relaxed), 0);
     drop(e);
-    let e = Engine::open_with(io, &dir, EngineConfig::default()).unwrap();
+    let e = open(&io, EngineConfig::default());
     assert_eq!(list(&e, "q").len(), n);
 }
