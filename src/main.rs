@@ -124,6 +124,12 @@ fn serve(args: &[String]) -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     raise_fd_limit(cfg.number("maxclients").saturating_add(32));
+    if cfg.flag("disable-thp") {
+        // As redis-server: the flag holds for the whole process.
+        if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+            tracing::warn!("transparent huge pages could not be disabled: {e}");
+        }
+    }
     brook::server::set_mem_allocator("mimalloc");
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(cfg.number("io-threads").clamp(1, 128) as usize);

@@ -232,7 +232,8 @@ pub struct Engine {
 struct Staged {
     /// How many ops.
     n: u64,
-    /// Their encoding, one after the other.
+    /// Room for their count ([`memory::COUNT_ROOM`] bytes), then their
+    /// encoding, one after the other.
     buf: Vec<u8>,
     /// What the batches that staged them wait on.
     ticket: Option<Arc<StagedTicket>>,
@@ -1238,7 +1239,7 @@ impl Engine {
     /// is reloaded from the journal (the staged ops were applied), and the
     /// tickets carry the error.
     fn write_staged(&self, ks: &mut Keyspace) -> Result<(), EngineError> {
-        let (n, buf, ticket) = {
+        let (n, mut buf, ticket) = {
             let mut st = lock(&self.staged);
             if st.n == 0 {
                 return Ok(());
@@ -1252,7 +1253,7 @@ impl Engine {
         // Nothing is staged meanwhile (that takes the keyspace); the flag
         // drops only once the tickets are set, so that a reader who sees
         // it down sees them set.
-        match self.memory.write_encoded(n, &buf) {
+        match self.memory.write_encoded(n, &mut buf) {
             Ok(c) => {
                 if let Some(t) = ticket {
                     let _ = t.done.set(Ok(c));
@@ -1290,6 +1291,9 @@ impl Engine {
     fn stage(&self, p: &mut Pending) -> Arc<StagedTicket> {
         let mut st = lock(&self.staged);
         st.n += std::mem::take(&mut p.n);
+        if st.buf.is_empty() {
+            st.buf.resize(memory::COUNT_ROOM, 0);
+        }
         st.buf.extend_from_slice(&p.buf);
         p.buf.clear();
         self.has_staged.store(true, Ordering::Release);

@@ -141,6 +141,10 @@ pub struct Outcome {
 /// The one record kind of the journal: a command's ops.
 pub(crate) const J_OPS: u8 = 1;
 
+/// The bytes a staging buffer keeps free at its front, for the count of
+/// the ops that follow (a varint of at most 10 bytes).
+pub(super) const COUNT_ROOM: usize = 10;
+
 const OP_SET: u64 = 1;
 const OP_DEL: u64 = 2;
 const OP_EXPIRE: u64 = 3;
@@ -566,13 +570,19 @@ impl Journal {
         Ok(self.submit(J_OPS, &encode_ops(ops), false)?.1)
     }
 
-    /// Writes one record holding `n` ops already encoded one after the
-    /// other in `encoded`.
-    pub(super) fn write_encoded(&self, n: u64, encoded: &[u8]) -> Result<Commit, StorageError> {
-        let mut payload = Vec::with_capacity(encoded.len() + 10);
-        codec::put_u64(&mut payload, n);
-        payload.extend_from_slice(encoded);
-        Ok(self.submit(J_OPS, &payload, false)?.1)
+    /// Writes one record holding `n` ops encoded one after the other in
+    /// `buf` after its first [`COUNT_ROOM`] bytes, where the count goes:
+    /// the record is written from `buf` itself, with no copy.
+    pub(super) fn write_encoded(&self, n: u64, buf: &mut [u8]) -> Result<Commit, StorageError> {
+        let mut count = Vec::with_capacity(COUNT_ROOM);
+        codec::put_u64(&mut count, n);
+        let start = COUNT_ROOM - count.len();
+        let Some(room) = buf.get_mut(start..COUNT_ROOM) else {
+            // Shorter than its room: no op follows it.
+            return Ok(self.submit(J_OPS, &count, false)?.1);
+        };
+        room.copy_from_slice(&count);
+        Ok(self.submit(J_OPS, &buf[start..], false)?.1)
     }
 
     /// Bytes the journal holds, about.
