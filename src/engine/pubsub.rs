@@ -31,16 +31,6 @@ pub enum Space {
     Shard,
 }
 
-/// Copies of `channel` and `payload` in one buffer (two allocations, not
-/// four: each copy's first clone into a message would allocate again).
-fn own_pair(channel: &[u8], payload: &[u8]) -> (Bytes, Bytes) {
-    let mut both = Vec::with_capacity(channel.len() + payload.len());
-    both.extend_from_slice(channel);
-    both.extend_from_slice(payload);
-    let both = Bytes::from(both);
-    (both.slice(..channel.len()), both.slice(channel.len()..))
-}
-
 /// One published message, shared by every subscriber it reaches.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Message {
@@ -48,17 +38,59 @@ pub struct Message {
     pub space: Space,
     /// The pattern that matched (pattern subscriptions).
     pub pattern: Option<Bytes>,
-    /// The channel.
-    pub channel: Bytes,
-    /// The payload.
-    pub payload: Bytes,
+    /// The channel's bytes, then the payload's: one copy of both, in one
+    /// allocation, held by every message of the same PUBLISH.
+    data: Bytes,
+    /// Where the payload starts in `data`.
+    split: usize,
 }
 
 impl Message {
+    /// The message of `channel` and `payload`, copied: a slice of the
+    /// request's buffer would pin all of it while the message waits in a
+    /// slow mailbox.
+    fn new(space: Space, channel: &[u8], payload: &[u8]) -> Message {
+        let mut data = Vec::with_capacity(channel.len() + payload.len());
+        data.extend_from_slice(channel);
+        data.extend_from_slice(payload);
+        Message {
+            space,
+            pattern: None,
+            data: Bytes::from(data),
+            split: channel.len(),
+        }
+    }
+
+    /// The same channel and payload (not copied) for a pattern that
+    /// matched.
+    fn for_pattern(&self, pattern: &Bytes) -> Message {
+        Message {
+            space: Space::Pattern,
+            pattern: Some(pattern.clone()),
+            data: self.data.clone(),
+            split: self.split,
+        }
+    }
+
+    /// The channel.
+    pub fn channel(&self) -> &[u8] {
+        self.data.get(..self.split).unwrap_or_default()
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        self.data.get(self.split..).unwrap_or_default()
+    }
+
+    /// The payload as its own handle on the same bytes, to write it from
+    /// where it is.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.data.slice(self.split.min(self.data.len())..)
+    }
+
     /// What it counts against a mailbox's limits: its bytes as sent.
     fn cost(&self) -> u64 {
-        let names = self.pattern.as_ref().map_or(0, Bytes::len) + self.channel.len();
-        (names + self.payload.len() + 48) as u64
+        (self.pattern.as_ref().map_or(0, Bytes::len) + self.data.len() + 48) as u64
     }
 }
 
@@ -296,21 +328,14 @@ impl PubSub {
     /// Delivers `payload` to the subscribers of `channel` and of the
     /// patterns matching it (PUBLISH); the number of deliveries.
     pub fn publish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
-        // One copy for every subscriber: a slice of the request's buffer
-        // would pin all of it while the message waits in a slow mailbox.
-        let (channel, payload) = &own_pair(channel, payload);
-        let mut n = self.deliver(Space::Channel, channel, None, payload, now_ms);
+        let msg = Message::new(Space::Channel, channel, payload);
+        let (mut n, msg) = self.deliver(msg, now_ms);
         let patterns = read(&self.patterns);
         for (pattern, subs) in patterns.iter() {
             if !glob_match(pattern, channel, false) {
                 continue;
             }
-            let msg = Arc::new(Message {
-                space: Space::Pattern,
-                pattern: Some(pattern.clone()),
-                channel: channel.clone(),
-                payload: payload.clone(),
-            });
+            let msg = Arc::new(msg.for_pattern(pattern));
             for mb in subs.values() {
                 mb.deliver(&msg, now_ms);
             }
@@ -322,32 +347,22 @@ impl PubSub {
     /// Delivers `payload` to the subscribers of shard channel `channel`
     /// (SPUBLISH).
     pub fn spublish(&self, channel: &Bytes, payload: &Bytes, now_ms: u64) -> usize {
-        let (channel, payload) = &own_pair(channel, payload);
-        self.deliver(Space::Shard, channel, None, payload, now_ms)
+        self.deliver(Message::new(Space::Shard, channel, payload), now_ms)
+            .0
     }
 
-    fn deliver(
-        &self,
-        space: Space,
-        channel: &Bytes,
-        pattern: Option<Bytes>,
-        payload: &Bytes,
-        now_ms: u64,
-    ) -> usize {
-        let map = read(self.space(space));
-        let Some(subs) = map.get(channel) else {
-            return 0;
+    /// Hands `msg` to the subscribers of its channel; how many, and the
+    /// message (to share its bytes with the pattern subscribers').
+    fn deliver(&self, msg: Message, now_ms: u64) -> (usize, Arc<Message>) {
+        let msg = Arc::new(msg);
+        let map = read(self.space(msg.space));
+        let Some(subs) = map.get(msg.channel()) else {
+            return (0, msg);
         };
-        let msg = Arc::new(Message {
-            space,
-            pattern,
-            channel: channel.clone(),
-            payload: payload.clone(),
-        });
         for mb in subs.values() {
             mb.deliver(&msg, now_ms);
         }
-        subs.len()
+        (subs.len(), msg)
     }
 
     /// Channels (or shard channels) with subscribers, matching `pattern`
@@ -399,12 +414,12 @@ mod tests {
             let m = inbox.try_recv().unwrap();
             // The same message, so the same payload bytes.
             assert!(Arc::ptr_eq(&m, &first));
-            assert_eq!(m.payload.as_ptr(), first.payload.as_ptr());
+            assert_eq!(m.payload().as_ptr(), first.payload().as_ptr());
             assert!(inbox.try_recv().is_none());
         }
         let m = pat.try_recv().unwrap();
         assert_eq!(m.pattern, Some(b("n*s")));
-        assert_eq!(m.payload.as_ptr(), first.payload.as_ptr());
+        assert_eq!(m.payload().as_ptr(), first.payload().as_ptr());
         assert!(pat.try_recv().is_none());
         assert_eq!(ps.publish(&b("other"), &payload, 0), 0);
         assert_eq!(ps.spublish(&b("news"), &payload, 0), 0);

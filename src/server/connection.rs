@@ -157,7 +157,7 @@ impl Connection {
     /// giving up on a subscriber that overflows meanwhile.
     async fn deliver(&mut self, first: Arc<Message>) -> std::io::Result<()> {
         self.encode_message(&first);
-        let mut bytes = first.payload.len() + first.channel.len();
+        let mut bytes = first.payload().len() + first.channel().len();
         // As Redis writes a subscriber's messages once per event-loop
         // pass: the connections ready now run first, so that what they
         // publish goes out in the same write.
@@ -166,7 +166,7 @@ impl Connection {
             let Some(m) = self.client.subs.inbox.as_mut().and_then(Inbox::try_recv) else {
                 break;
             };
-            bytes += m.payload.len() + m.channel.len();
+            bytes += m.payload().len() + m.channel().len();
             self.encode_message(&m);
         }
         let Some(mailbox) = self.client.subs.inbox.as_ref().map(|i| i.mailbox().clone()) else {
@@ -199,11 +199,11 @@ impl Connection {
     fn encode_message(&mut self, m: &Message) {
         let resp3 = self.client.protocol == crate::resp::frame::Protocol::Resp3;
         super::cmd::subscribe::message_head(&mut self.out, m, resp3);
-        if m.payload.len() >= CHUNK_MIN_BYTES {
+        if m.payload().len() >= CHUNK_MIN_BYTES {
             self.chunks.push(self.out.split().freeze());
-            self.chunks.push(m.payload.clone());
+            self.chunks.push(m.payload_bytes());
         } else {
-            self.out.extend_from_slice(&m.payload);
+            self.out.extend_from_slice(m.payload());
         }
         self.out.extend_from_slice(b"\r\n");
     }
@@ -318,7 +318,7 @@ impl Connection {
                 tracing::info!(client = info.id, "protocol error from client: {e}");
                 return Ok(());
             }
-            self.flush().await?;
+            self.write_out(true).await?;
         }
     }
 
@@ -753,7 +753,19 @@ impl Connection {
     /// Journals staged ops, waits for pending commits, then writes every
     /// queued reply.
     async fn flush(&mut self) -> std::io::Result<()> {
-        self.before_replies().await;
+        self.write_out(false).await
+    }
+
+    /// [`Connection::flush`]; `end_of_pass` when the connection has run
+    /// all it read: its replies then wait for the other ready connections
+    /// to run theirs, as Redis writes every client's replies once its
+    /// event-loop pass is over. A pipelining client then gets its
+    /// connections' replies in one burst, and wakes once for them, not
+    /// once each (a third of the client's context switches on PUBLISH
+    /// P32).
+    async fn write_out(&mut self, end_of_pass: bool) -> std::io::Result<()> {
+        self.before_replies(end_of_pass && (self.queued() > 0 || !self.pending.is_empty()))
+            .await;
         for w in std::mem::take(&mut self.pending) {
             let mut failed = None;
             let mut commits = w.commits;
@@ -819,8 +831,8 @@ impl Connection {
     /// so too before waiting for a commit under `always`, so that the
     /// others' appends join its fdatasync (on one thread, a connection
     /// that synced at once would sync for itself alone, and hold up the
-    /// rest meanwhile).
-    async fn before_replies(&mut self) {
+    /// rest meanwhile). At the `end_of_pass` it always yields.
+    async fn before_replies(&mut self, end_of_pass: bool) {
         let engine = self.shared.engine();
         let waits = |p: &[Waiting]| {
             p.iter().any(|w| {
@@ -828,7 +840,7 @@ impl Connection {
                     || w.commits.iter().any(Commit::may_wait)
             })
         };
-        if !engine.has_staged() && !waits(&self.pending) {
+        if !end_of_pass && !engine.has_staged() && !waits(&self.pending) {
             return;
         }
         tokio::task::yield_now().await;

@@ -49,8 +49,8 @@ pub fn message_head(out: &mut BytesMut, m: &Message, resp3: bool) {
     if let Some(p) = &m.pattern {
         frame::bulk(out, p);
     }
-    frame::bulk(out, &m.channel);
-    frame::header(out, b'$', m.payload.len() as i64);
+    frame::bulk(out, m.channel());
+    frame::header(out, b'$', m.payload().len() as i64);
 }
 
 fn publish_counts(ctx: &Ctx, space: Space) {
@@ -95,7 +95,7 @@ pub fn drain(ctx: &mut Ctx, out: &mut BytesMut) {
     let resp3 = proto == Protocol::Resp3;
     while let Some(m) = inbox.try_recv() {
         message_head(out, &m, resp3);
-        out.extend_from_slice(&m.payload);
+        out.extend_from_slice(m.payload());
         out.extend_from_slice(b"\r\n");
     }
 }
