@@ -144,6 +144,29 @@ fn resp2_subscribed_mode() {
         err_text(cmd("PUBSUB").arg("FOO").query(&mut c)),
         "ERR unknown subcommand 'FOO'. Try PUBSUB HELP."
     );
+
+    // Pipelined publishes (run together) count and deliver in order, and a
+    // subscribed RESP2 client's are refused one by one, as alone.
+    let mut p = Raw::new(&s);
+    p.expect(
+        "PUBLISH news a\r\nSPUBLISH shard b\r\nPUBLISH nobody c\r\nPUBLISH news d\r\nPING\r\n",
+        ":2\r\n:1\r\n:0\r\n:2\r\n+PONG\r\n",
+    );
+    let expected = push("message", &["news", "a"], false)
+        + &push("pmessage", &["n?w*", "news", "a"], false)
+        + &push("smessage", &["shard", "b"], false)
+        + &push("message", &["news", "d"], false)
+        + &push("pmessage", &["n?w*", "news", "d"], false);
+    assert_eq!(sub.read(expected.len()), expected);
+    let refused = "-ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    sub.expect(
+        "PUBLISH news x\r\nPUBLISH news y\r\n",
+        &format!("{refused}{refused}"),
+    );
+    p.expect("PUBLISH news z\r\n", ":2\r\n");
+    let expected =
+        push("message", &["news", "z"], false) + &push("pmessage", &["n?w*", "news", "z"], false);
+    assert_eq!(sub.read(expected.len()), expected);
 }
 
 #[test]

@@ -56,6 +56,11 @@ fn is_list_rw(args: &[Bytes]) -> bool {
             .any(|n| name.eq_ignore_ascii_case(n))
 }
 
+fn is_publish(args: &[Bytes]) -> bool {
+    args.len() == 3
+        && (args[0].eq_ignore_ascii_case(b"PUBLISH") || args[0].eq_ignore_ascii_case(b"SPUBLISH"))
+}
+
 fn is_xadd(args: &[Bytes]) -> bool {
     args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
 }
@@ -289,6 +294,14 @@ impl Connection {
                     }
                     self.list_run(run);
                     End::Continue
+                } else if is_publish(&args) && self.can_batch() {
+                    // A pipeline of publishes: one command context.
+                    let mut run = vec![args];
+                    while let Some(a) = reqs.next_if(|a| is_publish(a)) {
+                        run.push(a);
+                    }
+                    self.publish_run(run);
+                    End::Continue
                 } else if is_xadd(&args) && self.can_batch() {
                     // A pipeline of XADDs to one key: one write for all.
                     let key = args[1].clone();
@@ -405,6 +418,22 @@ impl Connection {
                 Outcome::Durable(f, c) => self.push(f, c),
                 Outcome::Reply(f) => self.push_after(f, Vec::new(), ticket.clone()),
                 // Pushes and pops never block, close or sleep.
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs PUBLISH and SPUBLISH commands, which only ever reply, in one
+    /// command context.
+    fn publish_run(&mut self, run: Vec<Vec<Bytes>>) {
+        let outs: Vec<Outcome> = self.with_ctx(false, |ctx| {
+            run.into_iter().map(|a| table::execute(ctx, a)).collect()
+        });
+        for o in outs {
+            match o {
+                Outcome::Reply(f) => self.push(f, Vec::new()),
+                Outcome::Durable(f, c) => self.push(f, c),
+                // Publishing never blocks, closes or sleeps.
                 _ => {}
             }
         }
