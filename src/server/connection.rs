@@ -873,6 +873,20 @@ impl Connection {
             return;
         }
         tokio::task::yield_now().await;
+        // Another connection may have written this one's ops meanwhile:
+        // what was staged since is its connections' to write, before their
+        // own replies (one write per round, as Redis's once per pass). A
+        // reply without a ticket may have read what is staged: it is
+        // written first.
+        let covered = self.queued() == 0
+            && !self.pending.is_empty()
+            && self
+                .pending
+                .iter()
+                .all(|w| w.staged.as_ref().is_some_and(|t| t.result().is_some()));
+        if covered {
+            return;
+        }
         if let Err(e) = engine.flush_staged() {
             // The tickets carry it to the replies.
             tracing::debug!(client = self.client.info.id, "journal write failed: {e}");
