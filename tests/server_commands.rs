@@ -704,7 +704,8 @@ fn disable_thp_turns_huge_pages_off_for_the_process() {
         ),
         "ERR CONFIG SET failed (possibly related to argument 'disable-thp') - can't set immutable config"
     );
-    let on = Server::start(dir.path().join("on").as_path(), &["--disable-thp", "no"]);
+    let other = tempfile::tempdir().unwrap();
+    let on = Server::start(other.path(), &["--disable-thp", "no"]);
     // Older kernels do not show the flag: then only the config is checked.
     let Some(off) = thp_enabled(s.child.id()) else {
         eprintln!("this kernel does not report THP_enabled; the flag is not checked");

@@ -61,6 +61,20 @@ fn is_publish(args: &[Bytes]) -> bool {
         && (args[0].eq_ignore_ascii_case(b"PUBLISH") || args[0].eq_ignore_ascii_case(b"SPUBLISH"))
 }
 
+/// `first` and the requests after it that `same` takes: a run handled in
+/// one go.
+fn take_run(
+    first: Vec<Bytes>,
+    reqs: &mut std::iter::Peekable<std::vec::IntoIter<Vec<Bytes>>>,
+    same: impl Fn(&Vec<Bytes>) -> bool,
+) -> Vec<Vec<Bytes>> {
+    let mut run = vec![first];
+    while let Some(a) = reqs.next_if(&same) {
+        run.push(a);
+    }
+    run
+}
+
 fn is_xadd(args: &[Bytes]) -> bool {
     args.len() >= 5 && args[0].eq_ignore_ascii_case(b"XADD")
 }
@@ -288,27 +302,16 @@ impl Connection {
                 let end = if is_list_rw(&args) && self.can_batch_lists() {
                     // A pipeline of pushes and pops: one hold of the
                     // keyspace, one journal record.
-                    let mut run = vec![args];
-                    while let Some(a) = reqs.next_if(|a| is_list_rw(a)) {
-                        run.push(a);
-                    }
-                    self.list_run(run);
+                    self.list_run(take_run(args, &mut reqs, |a| is_list_rw(a)));
                     End::Continue
                 } else if is_publish(&args) && self.can_batch() {
                     // A pipeline of publishes: one command context.
-                    let mut run = vec![args];
-                    while let Some(a) = reqs.next_if(|a| is_publish(a)) {
-                        run.push(a);
-                    }
-                    self.publish_run(run);
+                    self.publish_run(take_run(args, &mut reqs, |a| is_publish(a)));
                     End::Continue
                 } else if is_xadd(&args) && self.can_batch() {
                     // A pipeline of XADDs to one key: one write for all.
                     let key = args[1].clone();
-                    let mut run = vec![args];
-                    while let Some(a) = reqs.next_if(|a| is_xadd(a) && a[1] == key) {
-                        run.push(a);
-                    }
+                    let run = take_run(args, &mut reqs, |a| is_xadd(a) && a[1] == key);
                     self.xadd_run(key, run).await?
                 } else {
                     self.request(args).await?
