@@ -131,8 +131,16 @@ fn serve(args: &[String]) -> ExitCode {
         }
     }
     brook::server::set_mem_allocator("mimalloc");
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(cfg.number("io-threads").clamp(1, 128) as usize);
+    // One thread serving every client, as redis-server's event loop, runs
+    // on tokio's one-thread scheduler: no work-stealing queues to keep.
+    let threads = cfg.number("io-threads").clamp(1, 128) as usize;
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -1082,3 +1082,108 @@ fn client_reply_and_pause() {
         "{waited:?}"
     );
 }
+
+/// Threads of the process named `name` (as `/proc` shows it, cut to 15
+/// bytes).
+fn threads_named(pid: u32, name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|c| c.trim() == name)
+        .count()
+}
+
+#[test]
+fn io_threads_one_or_several_serve_alike() {
+    for (threads, workers) in [("1", 0), ("3", 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Server::start(
+            dir.path(),
+            &["--io-threads", threads, "--appendfsync", "always"],
+        );
+        // One thread serves every client on the process's main thread;
+        // more are a pool of workers.
+        assert_eq!(
+            threads_named(s.child.id(), "tokio-rt-worker"),
+            workers,
+            "io-threads {threads}"
+        );
+        let mut c = s.conn();
+        let v: Vec<String> = cmd("CONFIG")
+            .arg("GET")
+            .arg("io-threads")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(v, ["io-threads", threads]);
+        // A blocked pop is served by another connection's push.
+        let addr = s.addr;
+        let waiter = std::thread::spawn(move || {
+            let mut w = redis::Client::open(format!("redis://{addr}/"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            cmd("BLPOP")
+                .arg("q")
+                .arg(5)
+                .query::<Option<(String, String)>>(&mut w)
+                .unwrap()
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while cmd("INFO")
+            .arg("clients")
+            .query::<String>(&mut c)
+            .unwrap()
+            .contains("blocked_clients:0")
+        {
+            assert!(Instant::now() < deadline, "BLPOP never blocked");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            cmd("LPUSH")
+                .arg("q")
+                .arg("job")
+                .query::<i64>(&mut c)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            waiter.join().unwrap(),
+            Some(("q".to_string(), "job".to_string()))
+        );
+        // A client killed while blocked is closed at once.
+        let mut blocked = s.conn();
+        let id: i64 = cmd("CLIENT").arg("ID").query(&mut blocked).unwrap();
+        let killed = std::thread::spawn(move || {
+            let started = Instant::now();
+            let r = cmd("BLPOP").arg("none").arg(0).query::<Value>(&mut blocked);
+            (r.is_err(), started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(id)
+                .query::<i64>(&mut c)
+                .unwrap(),
+            1
+        );
+        let (closed, waited) = killed.join().unwrap();
+        assert!(closed, "a killed blocked client got a reply");
+        assert!(waited < Duration::from_secs(10));
+        // Appends under always are acknowledged and kept.
+        for i in 0..20 {
+            let _: String = cmd("XADD")
+                .arg("s")
+                .arg("*")
+                .arg("i")
+                .arg(i)
+                .query(&mut c)
+                .unwrap();
+        }
+        assert_eq!(cmd("XLEN").arg("s").query::<i64>(&mut c).unwrap(), 20);
+        assert_eq!(cmd("LLEN").arg("q").query::<i64>(&mut c).unwrap(), 0);
+    }
+}

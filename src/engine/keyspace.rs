@@ -190,6 +190,8 @@ pub(crate) struct Keyspace {
     next_sid: u64,
     catalog_key: u128,
     since_snapshot: u64,
+    /// Room for a [`MemBatch`]'s encoded ops, kept from batch to batch.
+    scratch: Vec<u8>,
 }
 
 /// The engine: a data directory of databases of streams.
@@ -331,6 +333,7 @@ impl Engine {
             next_sid: 1,
             catalog_key: catalog.last_key().unwrap_or(0),
             since_snapshot: 0,
+            scratch: Vec::new(),
         };
         // Replay from the last snapshot.
         let mut recs = Vec::new();
@@ -1302,10 +1305,15 @@ impl Engine {
 
     /// Starts a [`MemBatch`].
     pub fn mem_batch(&self) -> MemBatch<'_> {
+        let mut ks = lock(&self.ks);
+        let pending = Pending {
+            buf: std::mem::take(&mut ks.scratch),
+            ..Pending::default()
+        };
         MemBatch {
             engine: self,
-            ks: lock(&self.ks),
-            pending: Pending::default(),
+            ks,
+            pending,
         }
     }
 
@@ -1396,6 +1404,9 @@ pub struct MemBatch<'e> {
     pending: Pending,
 }
 
+/// The most room a batch's encoding buffer keeps for the next batch.
+const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
+
 /// A batch's ops applied and not journaled yet.
 #[derive(Default)]
 pub struct Pending {
@@ -1474,6 +1485,12 @@ impl<'e> MemBatch<'e> {
         }
         if self.pending.n > 0 {
             self.pending.ticket = Some(self.engine.stage(&mut self.pending));
+        }
+        // Staging copied the ops out: the room serves the next batch,
+        // unless a large pipeline left too much of it.
+        if self.pending.buf.capacity() <= SCRATCH_KEEP_BYTES {
+            self.pending.buf.clear();
+            self.ks.scratch = std::mem::take(&mut self.pending.buf);
         }
         Ok(self.pending.ticket.take())
     }
@@ -1637,6 +1654,7 @@ fn replay_memory(j: &Log, ks: &mut Keyspace) -> Result<(u128, u64, u64), EngineE
         next_sid: 1,
         catalog_key: 0,
         since_snapshot: 0,
+        scratch: Vec::new(),
     };
     let last = Journal::replay(j, |op| {
         // A database beyond `databases` (the setting shrank): skipped.
@@ -1713,6 +1731,7 @@ impl CatalogCheck {
                 next_sid: 1,
                 catalog_key: 0,
                 since_snapshot: 0,
+                scratch: Vec::new(),
             },
             by_sid: HashMap::new(),
         }
@@ -1854,6 +1873,7 @@ mod tests {
             next_sid: 1,
             catalog_key: 0,
             since_snapshot: 0,
+            scratch: Vec::new(),
         }
     }
 

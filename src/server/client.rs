@@ -85,6 +85,10 @@ impl ClientInfo {
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
+        // Every waiter: the connection's loop waits for a kill the whole
+        // time, and a blocked command besides. The permit is for a waiter
+        // that is yet to come.
+        self.kill.notify_waiters();
         self.kill.notify_one();
     }
 

@@ -63,16 +63,12 @@ fn is_publish(args: &[Bytes]) -> bool {
 
 /// `first` and the requests after it that `same` takes: a run handled in
 /// one go.
-fn take_run(
+fn take_run<'a, I: Iterator<Item = Vec<Bytes>>>(
     first: Vec<Bytes>,
-    reqs: &mut std::iter::Peekable<std::vec::IntoIter<Vec<Bytes>>>,
-    same: impl Fn(&Vec<Bytes>) -> bool,
-) -> Vec<Vec<Bytes>> {
-    let mut run = vec![first];
-    while let Some(a) = reqs.next_if(&same) {
-        run.push(a);
-    }
-    run
+    reqs: &'a mut std::iter::Peekable<I>,
+    same: impl Fn(&Vec<Bytes>) -> bool + 'a,
+) -> impl Iterator<Item = Vec<Bytes>> + 'a {
+    std::iter::once(first).chain(std::iter::from_fn(move || reqs.next_if(&same)))
 }
 
 fn is_xadd(args: &[Bytes]) -> bool {
@@ -109,6 +105,8 @@ struct Connection {
     /// Replies waiting, in order; once one waits, every later reply
     /// queues behind it.
     pending: Vec<Waiting>,
+    /// The requests of a pass (empty between passes; kept for its room).
+    reqs: Vec<Vec<Bytes>>,
     parser: RequestParser,
     client: ClientState,
     /// The last reading of the clock: when the pass started, then when
@@ -138,6 +136,7 @@ pub async fn serve(shared: Arc<Shared>, socket: TcpStream, info: Arc<ClientInfo>
         out: BytesMut::with_capacity(16 * 1024),
         chunks: Vec::new(),
         pending: Vec::new(),
+        reqs: Vec::new(),
         parser: RequestParser::new(max_bulk),
         client: ClientState::new(info.clone(), authenticated),
         clock: Instant::now(),
@@ -230,6 +229,12 @@ impl Connection {
     async fn run(&mut self) -> std::io::Result<()> {
         let mut shutdown = self.shared.shutdown.subscribe();
         let info = self.client.info.clone();
+        // Made once for the connection, not once a pass: each would join
+        // and leave a waiter list, under its lock, for every request.
+        let killed = info.kill.notified();
+        tokio::pin!(killed);
+        let stopping = shutdown.wait_for(|s| *s);
+        tokio::pin!(stopping);
         loop {
             let timeout = self.shared.hot.timeout.load(Ordering::Relaxed);
             // Subscribers are never idle, as in Redis.
@@ -258,8 +263,8 @@ impl Connection {
                     self.output_limit_close("pubsub");
                     return Ok(());
                 }
-                _ = info.kill.notified() => return Ok(()),
-                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                _ = &mut killed => return Ok(()),
+                _ = &mut stopping => return Ok(()),
                 _ = idle => return Ok(()),
             };
             let Some(n) = n else {
@@ -285,11 +290,12 @@ impl Connection {
                 );
                 return Ok(());
             }
-            let mut reqs = Vec::new();
+            // The requests read, in a vector kept from pass to pass.
+            let mut batch = std::mem::take(&mut self.reqs);
             let mut bad = None;
             loop {
                 match self.parser.next(&mut self.rbuf) {
-                    Ok(Some(args)) => reqs.push(args),
+                    Ok(Some(args)) => batch.push(args),
                     Ok(None) => break,
                     Err(e) => {
                         bad = Some(e);
@@ -298,8 +304,8 @@ impl Connection {
                 }
             }
             // Replies wait for the end of the pass only after a pipeline.
-            let pipelined = reqs.len() > 1;
-            let mut reqs = reqs.into_iter().peekable();
+            let pipelined = batch.len() > 1;
+            let mut reqs = batch.drain(..).peekable();
             while let Some(args) = reqs.next() {
                 let end = if is_list_rw(&args) && self.can_batch_lists() {
                     // A pipeline of pushes and pops: one hold of the
@@ -313,7 +319,7 @@ impl Connection {
                 } else if is_xadd(&args) && self.can_batch() {
                     // A pipeline of XADDs to one key: one write for all.
                     let key = args[1].clone();
-                    let run = take_run(args, &mut reqs, |a| is_xadd(a) && a[1] == key);
+                    let run = take_run(args, &mut reqs, |a| is_xadd(a) && a[1] == key).collect();
                     self.xadd_run(key, run).await?
                 } else {
                     self.request(args).await?
@@ -330,6 +336,8 @@ impl Connection {
                     self.tick();
                 }
             }
+            drop(reqs);
+            self.reqs = batch;
             if let Some(e) = bad {
                 self.push(Frame::error(format!("ERR {e}")), Vec::new());
                 self.flush().await?;
@@ -386,11 +394,11 @@ impl Connection {
     /// [`Connection::flush`]): replies in order, each after that record;
     /// if its write fails, every command that changed something answers
     /// the error (memory was reloaded from the journal).
-    fn list_run(&mut self, run: Vec<Vec<Bytes>>) {
+    fn list_run(&mut self, run: impl Iterator<Item = Vec<Bytes>>) {
         let outcomes = self.with_ctx(false, |ctx| {
             ctx.batch = Some(ctx.engine.mem_batch());
             let first_ready = ctx.ready.len();
-            let outs: Vec<Outcome> = run.into_iter().map(|a| table::execute(ctx, a)).collect();
+            let outs: Vec<Outcome> = run.map(|a| table::execute(ctx, a)).collect();
             let staged = match ctx.batch.take() {
                 Some(b) => b.stage(),
                 None => Ok(None),
@@ -430,10 +438,9 @@ impl Connection {
 
     /// Runs PUBLISH and SPUBLISH commands, which only ever reply, in one
     /// command context.
-    fn publish_run(&mut self, run: Vec<Vec<Bytes>>) {
-        let outs: Vec<Outcome> = self.with_ctx(false, |ctx| {
-            run.into_iter().map(|a| table::execute(ctx, a)).collect()
-        });
+    fn publish_run(&mut self, run: impl Iterator<Item = Vec<Bytes>>) {
+        let outs: Vec<Outcome> =
+            self.with_ctx(false, |ctx| run.map(|a| table::execute(ctx, a)).collect());
         for o in outs {
             match o {
                 Outcome::Reply(f) => self.push(f, Vec::new()),
@@ -686,6 +693,9 @@ impl Connection {
         let served = served.or_else(|| rx.try_recv().ok());
         match served {
             Some(s) => self.push(s.frame, s.commits),
+            // Killed, shut down or gone: closed without a reply, as Redis
+            // frees such a client.
+            None if matches!(end, End::Close) => {}
             None if lock(&info.unblock).take() == Some(true) => self.push(
                 Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
                 Vec::new(),
@@ -802,7 +812,8 @@ impl Connection {
     async fn write_out(&mut self, end_of_pass: bool) -> std::io::Result<()> {
         self.before_replies(end_of_pass && (self.queued() > 0 || !self.pending.is_empty()))
             .await;
-        for w in std::mem::take(&mut self.pending) {
+        let mut pending = std::mem::take(&mut self.pending);
+        for w in pending.drain(..) {
             let mut failed = None;
             let mut commits = w.commits;
             match w.staged.as_deref().map(StagedTicket::result) {
@@ -824,6 +835,8 @@ impl Connection {
                 None => self.encode(frame),
             }
         }
+        // Nothing queued meanwhile (encoding queues bytes, not waits).
+        self.pending = pending;
         let n = self.queued();
         if n == 0 {
             return Ok(());

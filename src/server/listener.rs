@@ -89,12 +89,13 @@ pub type Ready = tokio::sync::oneshot::Sender<SocketAddr>;
 /// Runs the server until shutdown. `ready` learns the bound address.
 pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
     let started = Instant::now();
-    let engine = tokio::task::block_in_place(|| open_engine(&cfg))?;
-    let rec =
-        tokio::task::block_in_place(|| engine.open_all()).map_err(|source| ServeError::Open {
+    let engine = crate::server::shared::blocking(|| open_engine(&cfg))?;
+    let rec = crate::server::shared::blocking(|| engine.open_all()).map_err(|source| {
+        ServeError::Open {
             dir: cfg.dir().display().to_string(),
             source,
-        })?;
+        }
+    })?;
     tracing::info!(
         "recovered {} streams, {} entries, {} lists and strings, truncated {} torn bytes in {} ms",
         rec.streams,
@@ -203,7 +204,7 @@ pub async fn run(cfg: Config, ready: Option<Ready>) -> Result<(), ServeError> {
         }
     }
     let engine = shared.engine();
-    tokio::task::block_in_place(|| engine.quiesce()).map_err(ServeError::Sync)?;
+    crate::server::shared::blocking(|| engine.quiesce()).map_err(ServeError::Sync)?;
     tracing::info!("Brook is now ready to exit, bye bye...");
     Ok(())
 }
@@ -300,7 +301,7 @@ async fn retention_loop(shared: Arc<Shared>) {
             _ = shutdown.wait_for(|s| *s) => return,
         }
         let engine = shared.engine();
-        match tokio::task::block_in_place(|| engine.enforce_retention(now_ms())) {
+        match crate::server::shared::blocking(|| engine.enforce_retention(now_ms())) {
             Ok(0) => {}
             Ok(n) => tracing::info!("retention removed {n} entries"),
             Err(e) => tracing::warn!("retention check failed: {e}"),

@@ -21,6 +21,18 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs blocking work (disk I/O) from a connection or the listener. On a
+/// multi-threaded runtime the worker hands its other tasks over first
+/// (`block_in_place`); on a one-thread runtime there is no one to hand
+/// them to, so the work runs in place, as redis-server's one thread does.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Per-command counters (INFO commandstats).
 #[derive(Default)]
 pub struct CmdStats {

@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> CmdResult {
     // A copy reads and writes the whole stream: the other clients move to
     // another thread meanwhile.
     let (engine, db) = (ctx.engine, ctx.db());
-    let done = tokio::task::block_in_place(|| engine.copy(db, &src, to_db, &dst, replace))?;
+    let done = crate::server::shared::blocking(|| engine.copy(db, &src, to_db, &dst, replace))?;
     if done {
         ctx.shared.watched.touch(to_db, &dst);
         ctx.wake_in(to_db, &dst, &[]);

@@ -101,7 +101,7 @@ impl XMAdd {
         // produce_all waits for its redo record's fdatasync: the other
         // clients move to another thread meanwhile.
         let engine = ctx.engine;
-        let ids = tokio::task::block_in_place(|| engine.produce_all(db, &appends))?;
+        let ids = crate::server::shared::blocking(|| engine.produce_all(db, &appends))?;
         for it in &self.items {
             // Not in the table's key positions: WATCH is told here.
             ctx.shared.watched.touch(db, &it.key);
