@@ -169,6 +169,9 @@ async fn overflowed(mailbox: Option<&Mailbox>) {
 
 /// Bytes of messages written to a subscriber at a time.
 const DELIVER_BATCH_BYTES: usize = 256 * 1024;
+/// Scheduler passes a subscriber's write waits for while messages keep
+/// coming in each (see [`Connection::deliver`]).
+const DELIVER_MAX_PASSES: usize = 8;
 
 impl Connection {
     /// Writes `first` and the messages queued behind it (up to a batch),
@@ -178,14 +181,26 @@ impl Connection {
         let mut bytes = first.payload().len() + first.channel().len();
         // As Redis writes a subscriber's messages once per event-loop
         // pass: the connections ready now run first, so that what they
-        // publish goes out in the same write.
-        tokio::task::yield_now().await;
-        while bytes < DELIVER_BATCH_BYTES {
-            let Some(m) = self.client.subs.inbox.as_mut().and_then(Inbox::try_recv) else {
+        // publish goes out in the same write. While each pass brings more,
+        // the write waits for the next, up to `DELIVER_MAX_PASSES`: a
+        // publisher waiting for each reply adds one message a pass, and a
+        // write per message and subscriber (and the subscriber's wake-up
+        // for it) is what a fan-out spends most on. The first pass without
+        // a new message writes.
+        for _ in 0..DELIVER_MAX_PASSES {
+            tokio::task::yield_now().await;
+            let mut more = false;
+            while bytes < DELIVER_BATCH_BYTES {
+                let Some(m) = self.client.subs.inbox.as_mut().and_then(Inbox::try_recv) else {
+                    break;
+                };
+                more = true;
+                bytes += m.payload().len() + m.channel().len();
+                self.encode_message(&m);
+            }
+            if !more || bytes >= DELIVER_BATCH_BYTES {
                 break;
-            };
-            bytes += m.payload().len() + m.channel().len();
-            self.encode_message(&m);
+            }
         }
         let Some(mailbox) = self.client.subs.inbox.as_ref().map(|i| i.mailbox().clone()) else {
             return self.flush().await;
