@@ -300,11 +300,14 @@ async fn retention_loop(shared: Arc<Shared>) {
             _ = tokio::time::sleep(RETENTION_CHECK) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
+        // On a thread of its own: removing segment files must not hold up
+        // the thread that serves the clients.
         let engine = shared.engine();
-        match crate::server::shared::blocking(|| engine.enforce_retention(now_ms())) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("retention removed {n} entries"),
-            Err(e) => tracing::warn!("retention check failed: {e}"),
+        match tokio::task::spawn_blocking(move || engine.enforce_retention(now_ms())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("retention removed {n} entries"),
+            Ok(Err(e)) => tracing::warn!("retention check failed: {e}"),
+            Err(e) => tracing::warn!("retention check did not finish: {e}"),
         }
     }
 }
